@@ -1,0 +1,42 @@
+"""The Batch API versions this provider speaks, and where their generated modules live."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+#: Supported values of every ``api_version`` argument; the first is the default.
+API_VERSIONS = ("v1alpha", "v1")
+DEFAULT_API_VERSION = API_VERSIONS[0]
+
+#: Like ``PUBSUB_EMULATOR_HOST``: ``host:port`` of a plaintext Batch API to use instead of Google's.
+EMULATOR_HOST_ENV = "BATCH_EMULATOR_HOST"
+
+
+def check_api_version(api_version: str) -> str:
+    """
+    Return ``api_version`` if this provider supports it, else raise ``ValueError`` saying which do.
+
+    :param api_version: ``"v1alpha"`` or ``"v1"``.
+    """
+    if api_version not in API_VERSIONS:
+        raise ValueError(
+            f"api_version={api_version!r} is not supported; use one of {', '.join(map(repr, API_VERSIONS))} "
+            "(v1 is the generally available API, v1alpha the default)."
+        )
+    return api_version
+
+
+def batch_module(api_version: str) -> ModuleType:
+    """
+    Import the generated client module of one API version (``google.cloud.batch_v1alpha`` or ``_v1``).
+
+    :param api_version: ``"v1alpha"`` or ``"v1"``.
+    """
+    return importlib.import_module(f"google.cloud.batch_{check_api_version(api_version)}")
+
+
+def emulator_host() -> str | None:
+    """Return ``host:port`` from ``BATCH_EMULATOR_HOST``, or ``None`` when the real API is meant."""
+    return os.environ.get(EMULATOR_HOST_ENV) or None

@@ -1,0 +1,44 @@
+"""Provider registration read by Airflow's providers manager; a literal dict, no imports."""
+
+
+def get_provider_info() -> dict:
+    """Return the provider metadata Airflow validates against ``provider_info.schema.json``."""
+    return {
+        "package-name": "airflow-batchstream",
+        "name": "Google Cloud Batch image streaming",
+        "description": "Submit and watch Google Cloud Batch jobs that stream their container images.\n",
+        "integrations": [
+            {
+                "integration-name": "Google Cloud Batch image streaming",
+                "external-doc-url": "https://cloud.google.com/batch/docs/use-image-streaming",
+                "tags": ["gcp"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Google Cloud Batch image streaming",
+                "python-modules": ["airflow_batchstream.hooks.batch"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Google Cloud Batch image streaming",
+                "python-modules": ["airflow_batchstream.operators.batch"],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_batchstream.hooks.batch.BatchStreamHook",
+                "hook-name": "Google Cloud Batch (image streaming)",
+                "connection-type": "google_cloud_batchstream",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["host", "schema", "login", "password", "port"],
+                    "relabeling": {},
+                    "placeholders": {
+                        "extra": '{"project": "my-project", "key_path": "/path/key.json"} '
+                        "(any google_cloud_platform extra; leave empty for ADC)",
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,194 @@
+"""Hooks for the Cloud Batch API: authentication from a Google connection, one cached client, retries."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.providers.google.common.consts import CLIENT_INFO
+from airflow.providers.google.common.hooks.base_google import PROVIDE_PROJECT_ID, GoogleBaseHook
+
+from airflow_batchstream.api_version import (
+    DEFAULT_API_VERSION,
+    batch_module,
+    check_api_version,
+    emulator_host,
+)
+from airflow_batchstream.retry import DEFAULT_RETRY_DEADLINE, transient_retrying
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from google.api_core.operation import Operation
+
+T = TypeVar("T")
+
+#: Timeout of one RPC attempt, in seconds; the retry deadline bounds the whole call.
+RPC_TIMEOUT = 60.0
+
+
+def job_path(project_id: str, region: str, job_id: str) -> str:
+    """
+    Return a job's full resource name.
+
+    :param project_id: Google Cloud project id.
+    :param region: Batch region, such as ``us-central1``.
+    :param job_id: the job's id within the region.
+    """
+    return f"projects/{project_id}/locations/{region}/jobs/{job_id}"
+
+
+def build_batch_client(api_version: str, credentials: Any = None, client_options: Any = None) -> Any:
+    """
+    Build a synchronous ``BatchServiceClient``, on plaintext gRPC when ``BATCH_EMULATOR_HOST`` is set.
+
+    :param api_version: ``"v1alpha"`` or ``"v1"``.
+    :param credentials: Google credentials for the real API; unused with the emulator.
+    :param client_options: ``ClientOptions`` for the real API; unused with the emulator.
+    """
+    module = batch_module(api_version)
+    host = emulator_host()
+    if host:
+        import grpc
+
+        transport_cls = module.services.batch_service.transports.BatchServiceGrpcTransport
+        return module.BatchServiceClient(transport=transport_cls(channel=grpc.insecure_channel(host)))
+    return module.BatchServiceClient(
+        credentials=credentials, client_info=CLIENT_INFO, client_options=client_options
+    )
+
+
+class BatchStreamHook(GoogleBaseHook):
+    """
+    Talk to the Cloud Batch API with the credentials of a Google Cloud connection.
+
+    Every call is retried on transient gRPC errors (see :mod:`airflow_batchstream.retry`) and never on
+    permanent ones. ``CreateJob`` always carries a ``request_id``, so a retried create cannot make a
+    second job.
+
+    :param gcp_conn_id: Airflow connection with the Google credentials (key file, ADC, ...).
+    :param impersonation_chain: service account to impersonate, or a chain of them, ending in the
+        account whose access token is used.
+    :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (generally available).
+    :param retry_deadline: seconds one call may spend retrying transient errors.
+    """
+
+    conn_type = "google_cloud_batchstream"
+    hook_name = "Google Cloud Batch (image streaming)"
+
+    def __init__(
+        self,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        retry_deadline: float = DEFAULT_RETRY_DEADLINE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, **kwargs)
+        self.api_version = check_api_version(api_version)
+        self.retry_deadline = retry_deadline
+
+    @cached_property
+    def types(self) -> ModuleType:
+        """The generated module of this hook's API version (``Job``, ``JobStatus``, requests)."""
+        return batch_module(self.api_version)
+
+    def get_conn(self) -> Any:
+        """Return the cached ``BatchServiceClient`` of this hook's API version."""
+        return self._client
+
+    @cached_property
+    def _client(self) -> Any:
+        if emulator_host():
+            return build_batch_client(self.api_version)
+        return build_batch_client(self.api_version, self.get_credentials(), self.get_client_options())
+
+    def _call(self, method: Callable[..., T], **kwargs: Any) -> T:
+        retrying = transient_retrying(self.retry_deadline)
+        return retrying(method, retry=None, timeout=RPC_TIMEOUT, **kwargs)
+
+    @GoogleBaseHook.fallback_to_default_project_id
+    def submit_job(
+        self,
+        job: Any,
+        job_id: str,
+        region: str,
+        project_id: str = PROVIDE_PROJECT_ID,
+        request_id: str | None = None,
+    ) -> Any:
+        """
+        Create a job and return it as the service stored it.
+
+        :param job: a ``Job`` of this hook's API version.
+        :param job_id: the id to create it under.
+        :param region: Batch region, such as ``us-central1``.
+        :param project_id: project to create it in; defaults to the connection's project.
+        :param request_id: idempotency key; the same key within an hour returns the same job.
+            A random one is used when not given.
+        """
+        request = self.types.CreateJobRequest(
+            parent=f"projects/{project_id}/locations/{region}",
+            job_id=job_id,
+            job=job,
+            request_id=request_id or str(uuid.uuid4()),
+        )
+        return self._call(self.get_conn().create_job, request=request)
+
+    def get_job(self, name: str) -> Any:
+        """
+        Return a job by its full resource name.
+
+        :param name: ``projects/P/locations/L/jobs/ID``.
+        """
+        return self._call(self.get_conn().get_job, name=name)
+
+    def cancel_job(self, name: str) -> Operation:
+        """
+        Ask the service to cancel a job; return the long-running operation.
+
+        :param name: ``projects/P/locations/L/jobs/ID``.
+        """
+        return self._call(self.get_conn().cancel_job, name=name)
+
+    def delete_job(self, name: str) -> Operation:
+        """
+        Ask the service to delete a job; return the long-running operation.
+
+        :param name: ``projects/P/locations/L/jobs/ID``.
+        """
+        return self._call(self.get_conn().delete_job, name=name)
+
+    @GoogleBaseHook.fallback_to_default_project_id
+    def list_jobs(
+        self,
+        region: str,
+        project_id: str = PROVIDE_PROJECT_ID,
+        filter: str | None = None,
+        limit: int | None = None,
+    ) -> list[Any]:
+        """
+        List the jobs of a region, following pages.
+
+        :param region: Batch region, such as ``us-central1``.
+        :param project_id: project to list; defaults to the connection's project.
+        :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
+        :param limit: stop after this many jobs.
+        """
+        request = self.types.ListJobsRequest(
+            parent=f"projects/{project_id}/locations/{region}", filter=filter or ""
+        )
+        pager = self._call(self.get_conn().list_jobs, request=request)
+        return list(itertools.islice(pager, limit))
+
+    def list_tasks(self, job_name: str, task_group: str = "group0") -> list[Any]:
+        """
+        List the tasks of one task group of a job, following pages.
+
+        :param job_name: ``projects/P/locations/L/jobs/ID``.
+        :param task_group: the task group's id; Batch jobs have one, ``group0``.
+        """
+        pager = self._call(self.get_conn().list_tasks, parent=f"{job_name}/taskGroups/{task_group}")
+        return list(pager)

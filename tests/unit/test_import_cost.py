@@ -1,0 +1,34 @@
+"""DAG files import our operators on every parse: those modules must not pull in Google or gRPC code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+DAG_FACING_MODULES = ["airflow_batchstream.operators.batch"]
+HEAVY_PREFIXES = ("google.cloud.", "google.api_core", "google.protobuf", "grpc", "proto")
+
+
+def _modules_after(statement: str) -> set[str]:
+    """Return the modules a fresh interpreter holds after running ``statement``."""
+    probe = f"{statement}\nimport sys\nprint('\\n'.join(sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+    return set(result.stdout.split())
+
+
+@pytest.mark.parametrize("module", DAG_FACING_MODULES)
+def test_module_imports_no_google_cloud_or_grpc(module):
+    # The interpreter itself pre-loads the empty ``google.cloud`` namespace (an nspkg .pth file of a
+    # Google dependency); what counts is what importing our module adds on top of Airflow's SDK.
+    baseline = _modules_after("import airflow.sdk")
+    added = _modules_after(f"import airflow.sdk, {module}") - baseline
+    heavy = sorted(name for name in added if name.startswith(HEAVY_PREFIXES) or name == "grpc")
+    assert heavy == [], f"importing {module} pulls in {heavy}"
+    assert {name for name in added if name.startswith("airflow_batchstream")} <= {
+        "airflow_batchstream",
+        "airflow_batchstream.operators",
+        "airflow_batchstream.api_version",
+        module,
+    }

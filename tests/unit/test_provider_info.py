@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import jsonschema
+
+import airflow_batchstream
+from airflow_batchstream.get_provider_info import get_provider_info
+
+PACKAGE_DIR = Path(airflow_batchstream.__file__).parent
+AREAS = ("hooks", "operators", "sensors", "triggers", "links")
+
+
+def test_provider_info_validates_against_airflows_schema():
+    import airflow
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+    assert get_provider_info()["package-name"] == "airflow-batchstream"
+
+
+def test_entry_point_names_get_provider_info():
+    (entry,) = [e for e in entry_points(group="apache_airflow_provider") if e.dist.name == "airflow-batchstream"]
+    assert entry.value == "airflow_batchstream.get_provider_info:get_provider_info"
+
+
+def test_every_module_that_exists_is_listed_and_every_listed_one_exists():
+    info = get_provider_info()
+    listed = {module for area in AREAS for item in info.get(area, []) for module in item["python-modules"]}
+    present = {
+        f"airflow_batchstream.{area}.{path.stem}"
+        for area in AREAS
+        for path in (PACKAGE_DIR / area).glob("*.py")
+        if path.stem != "__init__"
+    }
+    assert listed == present
+    for module in listed:
+        importlib.import_module(module)
+    for hook in info["connection-types"]:
+        module, _, name = hook["hook-class-name"].rpartition(".")
+        assert getattr(importlib.import_module(module), name).conn_type == hook["connection-type"]
+    for link in info.get("extra-links", []):
+        module, _, name = link.rpartition(".")
+        getattr(importlib.import_module(module), name)
+
+
+def test_airflow_lists_the_provider():
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "-o", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "airflow-batchstream" in {provider["package_name"] for provider in json.loads(out)}
