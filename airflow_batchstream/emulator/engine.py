@@ -27,7 +27,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -54,9 +54,6 @@ TASK_STATES: dict[str, int] = {
 }
 TERMINAL_JOB_STATES = frozenset(
     {int(JobState.SUCCEEDED), int(JobState.FAILED), int(JobState.CANCELLED)}
-)
-_UNFINISHED_TASK_STATES = frozenset(
-    {int(TaskState.PENDING), int(TaskState.ASSIGNED), int(TaskState.RUNNING)}
 )
 
 # Protobuf classes behind the proto-plus wrappers: the engine works on raw messages (fast).
@@ -1297,8 +1294,3 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 def _kill_all(job: _Job) -> None:
     for proc in list(job.procs):
         _kill(proc)
-
-
-def iter_job_states() -> Iterable[str]:
-    """Names of the job states a filter may use."""
-    return JOB_STATES.keys()
