@@ -1,0 +1,105 @@
+"""Command line: ``batchstream-emulator`` / ``python -m airflow_batchstream.emulator``.
+
+The first line printed is ``BATCH_EMULATOR_HOST=HOST:PORT`` so a shell can ``eval`` it;
+the emulator then serves until SIGINT or SIGTERM and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from airflow_batchstream.emulator.engine import Timings
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = Timings()
+    parser = argparse.ArgumentParser(
+        prog="batchstream-emulator",
+        description="Serve a local Google Cloud Batch API (v1alpha and v1) over plain gRPC.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port to bind; 0 picks a free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--queued-seconds",
+        type=float,
+        default=defaults.queued_seconds,
+        help="time a job stays QUEUED",
+    )
+    parser.add_argument(
+        "--scheduled-seconds",
+        type=float,
+        default=defaults.scheduled_seconds,
+        help="time a job stays SCHEDULED",
+    )
+    parser.add_argument(
+        "--run-seconds",
+        type=float,
+        default=defaults.run_seconds,
+        help="run time of a simulated container runnable",
+    )
+    parser.add_argument(
+        "--cancel-seconds",
+        type=float,
+        default=defaults.cancel_seconds,
+        help="time a job stays CANCELLATION_IN_PROGRESS",
+    )
+    parser.add_argument(
+        "--delete-seconds",
+        type=float,
+        default=defaults.delete_seconds,
+        help="time a job stays DELETION_IN_PROGRESS",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until SIGINT or SIGTERM.
+
+    :param argv: command-line arguments without the program name (default: ``sys.argv[1:]``).
+    :return: the process exit code (0 after a signal).
+    """
+    args = _parser().parse_args(argv)
+    from airflow_batchstream.emulator.server import BatchEmulator
+
+    emulator = BatchEmulator(
+        args.host,
+        args.port,
+        queued_seconds=args.queued_seconds,
+        scheduled_seconds=args.scheduled_seconds,
+        run_seconds=args.run_seconds,
+        cancel_seconds=args.cancel_seconds,
+        delete_seconds=args.delete_seconds,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {
+        sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        emulator.start()
+        print(f"BATCH_EMULATOR_HOST={emulator.address}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""pytest plugin: an in-process Batch emulator per test.
+
+Enable it with ``pytest_plugins = ["airflow_batchstream.emulator.pytest_plugin"]`` in a
+``conftest.py``. The ``batch_emulator`` fixture starts a :class:`BatchEmulator` on a free
+loopback port, sets ``BATCH_EMULATOR_HOST`` for the test, and stops it afterwards. Override
+the ``batch_emulator_options`` fixture to change its timings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_batchstream.emulator.server import BatchEmulator
+
+
+@pytest.fixture
+def batch_emulator_options() -> dict[str, Any]:
+    """Keyword arguments for :class:`BatchEmulator`; fast timings by default."""
+    return {
+        "queued_seconds": 0.2,
+        "scheduled_seconds": 0.2,
+        "run_seconds": 0.5,
+        "cancel_seconds": 0.2,
+        "delete_seconds": 0.2,
+    }
+
+
+@pytest.fixture
+def batch_emulator(
+    monkeypatch: pytest.MonkeyPatch, batch_emulator_options: dict[str, Any]
+) -> Iterator[BatchEmulator]:
+    """A running emulator on a free loopback port, with ``BATCH_EMULATOR_HOST`` pointing at it.
+
+    :param monkeypatch: pytest's monkeypatch, to set the environment variable for this test only.
+    :param batch_emulator_options: keyword arguments for the emulator.
+    """
+    emulator = BatchEmulator("127.0.0.1", 0, **batch_emulator_options).start()
+    monkeypatch.setenv("BATCH_EMULATOR_HOST", emulator.address)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

@@ -1,0 +1,205 @@
+"""Running one task of a script job: scripts in real subprocesses, containers simulated.
+
+Each script runs as ``/bin/sh -c TEXT`` (or ``/bin/sh PATH``) in its own process group, with
+the Batch task variables set (``BATCH_TASK_INDEX``, ``BATCH_TASK_COUNT``,
+``BATCH_TASK_RETRY_ATTEMPT``, ``BATCH_HOSTS_FILE`` when the group asks for it, and the
+emulator's own ``BATCH_JOB_ID`` and ``BATCH_JOB_UID``), plus the task group's, task spec's
+and runnable's environment variables. Output lines are stored with timestamps.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from typing import IO, TYPE_CHECKING
+
+from airflow_batchstream.emulator.engine import (
+    TIMEOUT_EXIT_CODE,
+    LogLine,
+    _kill,
+    _seconds,
+)
+
+if TYPE_CHECKING:
+    from airflow_batchstream.emulator.engine import Engine, _Job
+
+KILLED_EXIT_CODE = 50000
+
+
+def task_environment(job: _Job, index: int, attempt: int) -> dict[str, str]:
+    """The environment a task's runnables see (before a runnable's own variables).
+
+    :param job: the job record.
+    :param index: the task index.
+    :param attempt: the retry attempt, from 0.
+    """
+    group = job.spec.task_groups[0]
+    env = dict(os.environ)
+    env.update(group.task_spec.environments)
+    env.update(group.task_spec.environment.variables)
+    if index < len(group.task_environments):
+        env.update(group.task_environments[index].variables)
+    env.update(
+        {
+            "BATCH_TASK_INDEX": str(index),
+            "BATCH_TASK_COUNT": str(job.task_count),
+            "BATCH_TASK_RETRY_ATTEMPT": str(attempt),
+            "BATCH_JOB_ID": job.job_id,
+            "BATCH_JOB_UID": job.uid,
+        }
+    )
+    if group.require_hosts_file:
+        hosts = os.path.join(
+            tempfile.gettempdir(), f"batchstream-emulator-{job.uid}-hosts"
+        )
+        with open(hosts, "w") as handle:
+            handle.write("127.0.0.1\n")
+        env["BATCH_HOSTS_FILE"] = hosts
+    return env
+
+
+def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
+    """Run a task's runnables in order and return the task's exit code.
+
+    A failing runnable ends the task unless it has ``ignore_exit_status``; ``always_run``
+    runnables run even after a failure. The task's ``max_run_duration`` (and a runnable's
+    ``timeout``) kill the process and give exit code 50005.
+
+    :param engine: the engine that stores logs and tracks processes.
+    :param job: the job record.
+    :param index: the task index.
+    :param attempt: the retry attempt, from 0.
+    """
+    spec = job.spec.task_groups[0].task_spec
+    limit = _seconds(spec.max_run_duration)
+    deadline = time.monotonic() + limit if limit > 0 else None
+    base_env = task_environment(job, index, attempt)
+    background: list[subprocess.Popen[bytes]] = []
+    code = 0
+    has_container = False
+    try:
+        for runnable in spec.runnables:
+            if code != 0 and not runnable.always_run:
+                continue
+            kind = runnable.WhichOneof("executable")
+            result = 0
+            if kind == "script":
+                env = dict(base_env)
+                env.update(runnable.environment.variables)
+                argv = (
+                    ["/bin/sh", "-c", runnable.script.text]
+                    if runnable.script.text
+                    else ["/bin/sh", runnable.script.path]
+                )
+                own = _seconds(runnable.timeout)
+                end = deadline
+                if own > 0:
+                    end = (
+                        min(deadline, time.monotonic() + own)
+                        if deadline is not None
+                        else time.monotonic() + own
+                    )
+                result = _run_script(
+                    engine,
+                    job,
+                    index,
+                    attempt,
+                    argv,
+                    env,
+                    end,
+                    background if runnable.background else None,
+                )
+            elif kind == "container":
+                has_container = True
+                seconds = (
+                    job.scenario.run_seconds
+                    if job.scenario.run_seconds is not None
+                    else engine.timings.run_seconds
+                )
+                if deadline is not None and time.monotonic() + seconds > deadline:
+                    job.stop_event.wait(max(0.0, deadline - time.monotonic()))
+                    result = TIMEOUT_EXIT_CODE
+                else:
+                    job.stop_event.wait(seconds)
+                    result = job.scenario.exit_code_for(index)
+            if result != 0 and not runnable.ignore_exit_status and code == 0:
+                code = result
+            if result == TIMEOUT_EXIT_CODE:
+                code = TIMEOUT_EXIT_CODE
+                break
+    finally:
+        for proc in background:
+            _kill(proc)
+            proc.wait()
+            engine.register_process(job, proc, running=False)
+    if code == 0 and not has_container:
+        code = job.scenario.exit_code_for(index)
+    return code
+
+
+def _run_script(
+    engine: Engine,
+    job: _Job,
+    index: int,
+    attempt: int,
+    argv: list[str],
+    env: dict[str, str],
+    deadline: float | None,
+    background: list[subprocess.Popen[bytes]] | None,
+) -> int:
+    if not engine.register_process(job, None, running=True):
+        return KILLED_EXIT_CODE
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    engine.register_process(job, proc, running=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [
+        threading.Thread(
+            target=_pump,
+            args=(engine, job, index, attempt, "stdout", proc.stdout),
+            daemon=True,
+        ),
+        threading.Thread(
+            target=_pump,
+            args=(engine, job, index, attempt, "stderr", proc.stderr),
+            daemon=True,
+        ),
+    ]
+    for reader in readers:
+        reader.start()
+    if background is not None:
+        background.append(proc)
+        return 0
+    timed_out = False
+    try:
+        proc.wait(
+            timeout=None if deadline is None else max(0.0, deadline - time.monotonic())
+        )
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(proc)
+        proc.wait()
+    for reader in readers:
+        reader.join(timeout=2)
+    engine.register_process(job, proc, running=False)
+    if timed_out:
+        return TIMEOUT_EXIT_CODE
+    return proc.returncode if proc.returncode >= 0 else KILLED_EXIT_CODE
+
+
+def _pump(
+    engine: Engine, job: _Job, index: int, attempt: int, stream: str, pipe: IO[bytes]
+) -> None:
+    with pipe:
+        for raw in iter(pipe.readline, b""):
+            text = raw.decode("utf-8", errors="replace").rstrip("\n")
+            engine.record_log(job, LogLine(time.time(), index, attempt, stream, text))

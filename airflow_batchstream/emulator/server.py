@@ -1,0 +1,427 @@
+"""The gRPC face of the emulator and the :class:`BatchEmulator` tests and the CLI control."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent import futures
+from types import TracebackType
+from typing import Any
+
+import grpc  # type: ignore[import-untyped]
+from google.cloud import batch_v1alpha
+from google.longrunning import operations_pb2  # type: ignore[import-untyped]
+from google.protobuf import empty_pb2
+
+from airflow_batchstream.emulator.engine import (
+    PREEMPTION_EXIT_CODE,
+    EmulatorError,
+    Engine,
+    LogLine,
+    Scenario,
+    Timings,
+)
+
+API_VERSIONS = ("v1alpha", "v1")
+_OPERATIONS_SERVICE = "google.longrunning.Operations"
+
+_Handler = Callable[[Any, str], bytes]
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def _pb(proto_plus_type: Any) -> Callable[[bytes], Any]:
+    return proto_plus_type.pb().FromString  # type: ignore[no-any-return]
+
+
+def _list_response(field_number: int, items: list[bytes], token: str) -> bytes:
+    """Encode a List*Response by hand: repeated message field + next_page_token (field 2)."""
+    out = bytearray()
+    tag = (field_number << 3) | 2
+    for item in items:
+        out += _varint(tag) + _varint(len(item)) + item
+    if token:
+        raw = token.encode()
+        out += _varint((2 << 3) | 2) + _varint(len(raw)) + raw
+    return bytes(out)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class BatchEmulator:
+    """A local Cloud Batch API (v1alpha and v1) over plain gRPC, for tests and demos.
+
+    Usage::
+
+        with BatchEmulator() as emulator:
+            channel = grpc.insecure_channel(emulator.address)
+            ...
+
+    :param host: the interface to bind; loopback by default.
+    :param port: the port to bind; 0 picks a free one (read it from :attr:`port` after start).
+    :param queued_seconds: time a job stays QUEUED.
+    :param scheduled_seconds: time a job stays SCHEDULED before its tasks run.
+    :param run_seconds: time a simulated container runnable runs.
+    :param cancel_seconds: time a job stays CANCELLATION_IN_PROGRESS.
+    :param delete_seconds: time a job stays DELETION_IN_PROGRESS before it is gone.
+    :param max_workers: gRPC server worker threads.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        queued_seconds: float = 0.5,
+        scheduled_seconds: float = 0.5,
+        run_seconds: float = 1.0,
+        cancel_seconds: float = 0.3,
+        delete_seconds: float = 0.3,
+        max_workers: int = 16,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.engine = Engine(
+            Timings(
+                queued_seconds=queued_seconds,
+                scheduled_seconds=scheduled_seconds,
+                run_seconds=run_seconds,
+                cancel_seconds=cancel_seconds,
+                delete_seconds=delete_seconds,
+            )
+        )
+        self._max_workers = max_workers
+        self._server: grpc.Server | None = None
+        self._counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
+
+    # ----------------------------------------------------------- lifecycle
+
+    @property
+    def address(self) -> str:
+        """``host:port`` to give to ``grpc.insecure_channel`` or ``BATCH_EMULATOR_HOST``."""
+        host = (
+            f"[{self.host}]"
+            if ":" in self.host and not self.host.startswith("[")
+            else self.host
+        )
+        return f"{host}:{self.port}"
+
+    def start(self) -> BatchEmulator:
+        """Bind the port and start serving; returns ``self``."""
+        if self._server is not None:
+            raise RuntimeError("the emulator is already running")
+        server = grpc.server(
+            futures.ThreadPoolExecutor(
+                max_workers=self._max_workers, thread_name_prefix="batch-emulator"
+            )
+        )
+        server.add_generic_rpc_handlers(self._handlers())
+        bound = server.add_insecure_port(
+            f"{self.address.rsplit(':', 1)[0]}:{self.port}"
+        )
+        if bound == 0:
+            raise OSError(f"cannot bind {self.host}:{self.port}")
+        self.port = bound
+        server.start()
+        self._server = server
+        return self
+
+    def stop(self, grace: float | None = 0.5) -> None:
+        """Stop serving, kill running scripts and wait for the server to finish.
+
+        :param grace: seconds in-flight RPCs may take to finish.
+        """
+        if self._server is not None:
+            self._server.stop(grace).wait()
+            self._server = None
+        self.engine.close()
+
+    def __enter__(self) -> BatchEmulator:  # noqa: PYI034 (typing.Self needs 3.11)
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ inspection
+
+    def rpc_counts(self, *, by_version: bool = False) -> dict[str, int]:
+        """How many RPCs of each method arrived since start or the last :meth:`reset_counts`.
+
+        :param by_version: key by ``"v1alpha.CreateJob"`` / ``"v1.GetJob"`` /
+            ``"longrunning.GetOperation"`` instead of the bare method name.
+        """
+        with self._counts_lock:
+            if by_version:
+                return dict(self._counts)
+            merged: Counter[str] = Counter()
+            for key, value in self._counts.items():
+                merged[key.rsplit(".", 1)[-1]] += value
+            return dict(merged)
+
+    def reset_counts(self) -> None:
+        """Forget the RPC counts."""
+        with self._counts_lock:
+            self._counts.clear()
+
+    def job_names(self) -> list[str]:
+        """Full resource names of the jobs that exist now, oldest first."""
+        return self.engine.job_names()
+
+    def task_logs(self, job: str) -> list[LogLine]:
+        """Output lines the job's scripts wrote so far.
+
+        :param job: the job id or full resource name.
+        """
+        return self.engine.logs(job)
+
+    # ------------------------------------------------------------- scenarios
+
+    def fail_job(
+        self, job: str, exit_code: int = 1, *, task_index: int | None = 0
+    ) -> None:
+        """Make a job fail with an exit code.
+
+        Before the job exists: its simulated work fails when it runs. While QUEUED or
+        SCHEDULED: the same. While RUNNING: the task fails now and so does the job.
+
+        :param job: the job id or full resource name.
+        :param exit_code: the exit code in the task's failure event.
+        :param task_index: the failing task; ``None`` for every task.
+        """
+        self.engine.fail_job(job, exit_code, task_index)
+
+    def preempt_job(self, job: str, *, task_index: int = 0) -> None:
+        """Fail a job as a spot preemption (exit code 50001).
+
+        :param job: the job id or full resource name.
+        :param task_index: the preempted task.
+        """
+        self.engine.fail_job(job, PREEMPTION_EXIT_CODE, task_index)
+
+    def hold_job(self, job: str) -> None:
+        """Keep a job QUEUED (now, or from its creation) until :meth:`release_job`.
+
+        :param job: the job id or full resource name.
+        """
+        self.engine.hold_job(job)
+
+    def release_job(self, job: str) -> None:
+        """Let a held job leave QUEUED now.
+
+        :param job: the job id or full resource name.
+        """
+        self.engine.release_job(job)
+
+    def vanish_job(self, job: str) -> None:
+        """Delete a job at once, as if someone deleted it under a watcher.
+
+        :param job: the job id or full resource name.
+        """
+        self.engine.vanish_job(job)
+
+    def add_scenario(
+        self,
+        scenario: Scenario,
+        *,
+        job_id: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """Apply a scenario to a job created later, by id or by labels.
+
+        :param scenario: exit code, affected task, run time, hold in queue.
+        :param job_id: the id of the future job.
+        :param labels: labels a future job must carry (all of them).
+        """
+        self.engine.add_scenario(scenario, job_id=job_id, labels=labels)
+
+    # ------------------------------------------------------------- clients
+
+    def client(self, api_version: str = "v1alpha") -> Any:
+        """A synchronous ``BatchServiceClient`` connected to this emulator.
+
+        :param api_version: ``"v1alpha"`` or ``"v1"``.
+        """
+        module, transports = _client_modules(api_version)
+        channel = grpc.insecure_channel(self.address)
+        return module.BatchServiceClient(
+            transport=transports.BatchServiceGrpcTransport(channel=channel)
+        )
+
+    def async_client(self, api_version: str = "v1alpha") -> Any:
+        """An asyncio ``BatchServiceAsyncClient``; create it inside the running event loop.
+
+        :param api_version: ``"v1alpha"`` or ``"v1"``.
+        """
+        module, transports = _client_modules(api_version)
+        channel = grpc.aio.insecure_channel(self.address)
+        return module.BatchServiceAsyncClient(
+            transport=transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
+        )
+
+    # -------------------------------------------------------------- serving
+
+    def _handlers(self) -> tuple[grpc.GenericRpcHandler, ...]:
+        batch: dict[str, tuple[Callable[[bytes], Any], _Handler]] = {
+            "CreateJob": (
+                _pb(batch_v1alpha.CreateJobRequest),
+                lambda r, v: self.engine.create_job(r),
+            ),
+            "GetJob": (
+                _pb(batch_v1alpha.GetJobRequest),
+                lambda r, v: self.engine.get_job(r.name),
+            ),
+            "ListJobs": (_pb(batch_v1alpha.ListJobsRequest), self._list_jobs),
+            "DeleteJob": (
+                _pb(batch_v1alpha.DeleteJobRequest),
+                lambda r, v: self.engine.delete_job(r.name, r.request_id, v),
+            ),
+            "CancelJob": (
+                _pb(batch_v1alpha.CancelJobRequest),
+                lambda r, v: self.engine.cancel_job(r.name, r.request_id, v),
+            ),
+            "ListTasks": (_pb(batch_v1alpha.ListTasksRequest), self._list_tasks),
+            "GetTask": (
+                _pb(batch_v1alpha.GetTaskRequest),
+                lambda r, v: self.engine.get_task(r.name),
+            ),
+        }
+        operations: dict[str, tuple[Callable[[bytes], Any], _Handler]] = {
+            "GetOperation": (
+                operations_pb2.GetOperationRequest.FromString,
+                lambda r, v: self.engine.get_operation(r.name),
+            ),
+            "ListOperations": (
+                operations_pb2.ListOperationsRequest.FromString,
+                self._list_operations,
+            ),
+            "DeleteOperation": (
+                operations_pb2.DeleteOperationRequest.FromString,
+                self._delete_operation,
+            ),
+            "CancelOperation": (
+                operations_pb2.CancelOperationRequest.FromString,
+                self._cancel_operation,
+            ),
+            "WaitOperation": (
+                operations_pb2.WaitOperationRequest.FromString,
+                self._wait_operation,
+            ),
+        }
+        handlers: list[grpc.GenericRpcHandler] = []
+        for version in API_VERSIONS:
+            methods = {
+                method: grpc.unary_unary_rpc_method_handler(
+                    self._wrap(f"{version}.{method}", version, fn),
+                    request_deserializer=deserialize,
+                    response_serializer=_identity,
+                )
+                for method, (deserialize, fn) in batch.items()
+            }
+            handlers.append(
+                grpc.method_handlers_generic_handler(
+                    f"google.cloud.batch.{version}.BatchService", methods
+                )
+            )
+        handlers.append(
+            grpc.method_handlers_generic_handler(
+                _OPERATIONS_SERVICE,
+                {
+                    method: grpc.unary_unary_rpc_method_handler(
+                        self._wrap(f"longrunning.{method}", "", fn),
+                        request_deserializer=deserialize,
+                        response_serializer=_identity,
+                    )
+                    for method, (deserialize, fn) in operations.items()
+                },
+            )
+        )
+        return tuple(handlers)
+
+    def _wrap(
+        self, key: str, version: str, fn: _Handler
+    ) -> Callable[[Any, grpc.ServicerContext], bytes]:
+        def handle(request: Any, context: grpc.ServicerContext) -> bytes:
+            with self._counts_lock:
+                self._counts[key] += 1
+            try:
+                return fn(request, version)
+            except EmulatorError as exc:
+                context.abort(exc.code, exc.message)
+                raise  # unreachable: abort raises
+
+        return handle
+
+    def _list_jobs(self, request: Any, version: str) -> bytes:
+        jobs, token = self.engine.list_jobs(
+            request.parent,
+            request.filter,
+            request.page_size,
+            request.page_token,
+            request.order_by,
+        )
+        return _list_response(1, jobs, token)
+
+    def _list_tasks(self, request: Any, version: str) -> bytes:
+        tasks, token = self.engine.list_tasks(
+            request.parent, request.filter, request.page_size, request.page_token
+        )
+        return _list_response(1, tasks, token)
+
+    def _list_operations(self, request: Any, version: str) -> bytes:
+        ops, token = self.engine.list_operations(
+            request.name, request.page_size, request.page_token
+        )
+        return _list_response(1, ops, token)
+
+    def _delete_operation(self, request: Any, version: str) -> bytes:
+        self.engine.delete_operation(request.name)
+        return bytes(empty_pb2.Empty().SerializeToString())
+
+    def _cancel_operation(self, request: Any, version: str) -> bytes:
+        self.engine.cancel_operation(request.name)
+        return bytes(empty_pb2.Empty().SerializeToString())
+
+    def _wait_operation(self, request: Any, version: str) -> bytes:
+        limit = (
+            request.timeout.seconds + request.timeout.nanos / 1e9
+            if request.HasField("timeout")
+            else 30.0
+        )
+        deadline = time.monotonic() + min(limit, 60.0)
+        while True:
+            remaining = self.engine.operation_remaining(request.name)
+            if remaining <= 0 or time.monotonic() >= deadline:
+                return self.engine.get_operation(request.name)
+            time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
+
+
+def _client_modules(api_version: str) -> tuple[Any, Any]:
+    if api_version == "v1alpha":
+        from google.cloud import batch_v1alpha as module
+        from google.cloud.batch_v1alpha.services.batch_service import transports
+    elif api_version == "v1":
+        from google.cloud import batch_v1 as module  # type: ignore[no-redef]
+        from google.cloud.batch_v1.services.batch_service import transports  # type: ignore[no-redef]
+    else:
+        raise ValueError(f"api_version must be 'v1alpha' or 'v1', not {api_version!r}")
+    return module, transports
