@@ -22,7 +22,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["example", "batchstream"],
-):
+) as dag:
     process = BatchStreamSubmitJobOperator(
         task_id="process_partition",
         project_id=PROJECT_ID,
@@ -44,3 +44,7 @@ with DAG(
         commands=["-c", "echo publishing dt={{ ds }}"],
     )
     process >> publish
+
+
+if __name__ == "__main__":
+    dag.test()

@@ -39,7 +39,7 @@ with DAG(
         "entrypoint": Param("python3", type="string"),
         "task_count": Param(1, type="integer", minimum=1, maximum=100),
     },
-):
+) as dag:
     BatchStreamSubmitJobOperator(
         task_id="run_chosen_image",
         project_id=PROJECT_ID,
@@ -65,3 +65,7 @@ with DAG(
             "logsPolicy": {"destination": "CLOUD_LOGGING"},
         },
     )
+
+
+if __name__ == "__main__":
+    dag.test()

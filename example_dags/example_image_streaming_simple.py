@@ -20,7 +20,7 @@ REGION = os.environ.get("BATCHSTREAM_REGION", "us-central1")
 REPOSITORY = os.environ.get("BATCHSTREAM_REPOSITORY", "containers")
 IMAGE = os.environ.get("BATCHSTREAM_IMAGE", "debian:12")
 
-#: image_streaming_simple_job.json, placeholders ${Location}, ${ProjectID}, ${RepositoryName}, ${Image} filled.
+#: image_streaming_simple_job.json with ${Location}, ${ProjectID}, ${RepositoryName}, ${Image} filled.
 REFERENCE_JOB = {
     "taskGroups": [
         {
@@ -50,10 +50,14 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["example", "batchstream"],
-):
+) as dag:
     BatchStreamSubmitJobOperator(
         task_id="sleep_in_streamed_debian",
         project_id=PROJECT_ID,
         region=REGION,
         job=REFERENCE_JOB,
     )
+
+
+if __name__ == "__main__":
+    dag.test()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,8 @@ from airflow_batchstream.emulator.process import EmulatorProcess
 ROOT = Path(__file__).resolve().parents[1]
 DAG_ID = "example_image_streaming_simple"
 PROJECT, REGION = "demo-project", "us-central1"
+#: How Batch words a job's state change in its status events.
+JOB_STATE_CHANGE = re.compile(r"Job state is set from \w+ to (\w+)")
 
 
 def airflow_env(home: Path, emulator_host: str) -> dict[str, str]:
@@ -55,8 +58,13 @@ def print_timeline(emulator_host: str) -> bool:
     jobs = list(client.list_jobs(parent=f"projects/{PROJECT}/locations/{REGION}"))
     for job in jobs:
         print(f"\nTimeline of {job.name}:")
+        print(f"  {job.create_time.isoformat()}  Job created; state QUEUED.")
         for event in job.status.status_events:
             print(f"  {event.event_time.isoformat()}  {event.description}")
+        states = ["QUEUED"] + [
+            m[1] for e in job.status.status_events if (m := JOB_STATE_CHANGE.search(e.description))
+        ]
+        print("States:", " → ".join(states))
         print("Summary:", json.dumps(summarize_job(job), indent=2))
     return bool(jobs) and all(job.status.state.name == "SUCCEEDED" for job in jobs)
 

@@ -21,9 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="batchstream-emulator",
         description="Serve a local Google Cloud Batch API (v1alpha and v1) over plain gRPC.",
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
-    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     parser.add_argument(
         "--port",
         type=int,
@@ -86,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {
-        sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         emulator.start()
         print(f"BATCH_EMULATOR_HOST={emulator.address}", flush=True)

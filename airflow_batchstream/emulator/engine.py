@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import contextlib
 import hashlib
 import os
 import re
@@ -32,9 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]
+import grpc
 from google.cloud import batch_v1alpha
-from google.longrunning import operations_pb2  # type: ignore[import-untyped]
+from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, empty_pb2
 
 from airflow_batchstream.emulator.filters import FilterError, matcher, parse_filter
@@ -43,18 +44,12 @@ JobState = batch_v1alpha.JobStatus.State
 TaskState = batch_v1alpha.TaskStatus.State
 
 JOB_STATES: dict[str, int] = {
-    s.name: int(s)
-    for s in JobState.__members__.values()
-    if s.name != "STATE_UNSPECIFIED"
+    s.name: int(s) for s in JobState.__members__.values() if s.name != "STATE_UNSPECIFIED"
 }
 TASK_STATES: dict[str, int] = {
-    s.name: int(s)
-    for s in TaskState.__members__.values()
-    if s.name != "STATE_UNSPECIFIED"
+    s.name: int(s) for s in TaskState.__members__.values() if s.name != "STATE_UNSPECIFIED"
 }
-TERMINAL_JOB_STATES = frozenset(
-    {int(JobState.SUCCEEDED), int(JobState.FAILED), int(JobState.CANCELLED)}
-)
+TERMINAL_JOB_STATES = frozenset({int(JobState.SUCCEEDED), int(JobState.FAILED), int(JobState.CANCELLED)})
 
 # Protobuf classes behind the proto-plus wrappers: the engine works on raw messages (fast).
 JobPb: Any = batch_v1alpha.Job.pb()
@@ -215,8 +210,7 @@ class _Job:
     @property
     def has_scripts(self) -> bool:
         return any(
-            r.WhichOneof("executable") == "script"
-            for r in self.spec.task_groups[0].task_spec.runnables
+            r.WhichOneof("executable") == "script" for r in self.spec.task_groups[0].task_spec.runnables
         )
 
 
@@ -234,14 +228,12 @@ def _job_event(job: _Job, t: float, old: int, new: int, extra: str = "") -> _Eve
     return _Event(t, text, job_state=new)
 
 
-def _task_event(
-    job: _Job, t: float, index: int, old: int, new: int, exit_code: int | None = None
-) -> _Event:
+def _task_event(job: _Job, t: float, index: int, old: int, new: int, exit_code: int | None = None) -> _Event:
     where = _instance_for(job, index)
+    text = f"Task state is updated from {TaskState(old).name} to {TaskState(new).name} on {where}"
     if exit_code is not None and new == TaskState.FAILED:
-        text = f"Task state is updated from {TaskState(old).name} to {TaskState(new).name} on {where} with exit code {exit_code}."
-    else:
-        text = f"Task state is updated from {TaskState(old).name} to {TaskState(new).name} on {where}."
+        text += f" with exit code {exit_code}"
+    text += "."
     return _Event(
         t,
         text,
@@ -253,7 +245,10 @@ def _task_event(
 
 
 def _failed_job_extra(index: int, code: int) -> str:
-    return f" Job failed due to task failure. Specifically, task with index {index} failed with exit code {code}."
+    return (
+        " Job failed due to task failure. "
+        f"Specifically, task with index {index} failed with exit code {code}."
+    )
 
 
 class Engine:
@@ -263,9 +258,7 @@ class Engine:
     :param clock: a function returning the current time in epoch seconds (tests may fake it).
     """
 
-    def __init__(
-        self, timings: Timings | None = None, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, timings: Timings | None = None, clock: Callable[[], float] = time.time) -> None:
         self.timings = timings or Timings()
         self.clock = clock
         self._lock = threading.RLock()
@@ -315,9 +308,7 @@ class Engine:
                             f"request_id {request.request_id} was already used to create {job.name}",
                         )
             if self._live(name, now) is not None:
-                raise EmulatorError(
-                    grpc.StatusCode.ALREADY_EXISTS, f"Job {name} already exists"
-                )
+                raise EmulatorError(grpc.StatusCode.ALREADY_EXISTS, f"Job {name} already exists")
             job = self._new_job(request, name, job_id, match.group("location"), now)
             self._jobs[name] = job
             if request.request_id:
@@ -359,18 +350,14 @@ class Engine:
                     f"{path}.container.image_uri is required",
                 )
             if kind == "script" and not (runnable.script.text or runnable.script.path):
-                raise EmulatorError(
-                    grpc.StatusCode.INVALID_ARGUMENT, f"{path}.script: set text or path"
-                )
+                raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, f"{path}.script: set text or path")
         if group.task_count < 0 or group.parallelism < 0:
             raise EmulatorError(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "job.task_groups[0]: task_count and parallelism must not be negative",
             )
 
-    def _new_job(
-        self, request: Any, name: str, job_id: str, location: str, now: float
-    ) -> _Job:
+    def _new_job(self, request: Any, name: str, job_id: str, location: str, now: float) -> _Job:
         spec = JobPb()
         spec.CopyFrom(request.job)
         spec.ClearField("status")
@@ -455,10 +442,7 @@ class Engine:
             selected = [
                 job
                 for job in list(self._jobs.values())
-                if (
-                    job.parent == parent
-                    or (any_location and job.parent.startswith(prefix))
-                )
+                if (job.parent == parent or (any_location and job.parent.startswith(prefix)))
                 and self._live(job.name, now) is not None
                 and predicate(job.name, job.labels, self._state(job, now))
             ]
@@ -492,9 +476,7 @@ class Engine:
                 f"parent {parent!r} must look like projects/P/locations/L/jobs/J/taskGroups/{GROUP_ID}",
             )
         try:
-            terms = parse_filter(
-                filter_text, allowed_states=TASK_STATES, allow_labels=False
-            )
+            terms = parse_filter(filter_text, allowed_states=TASK_STATES, allow_labels=False)
         except FilterError as exc:
             raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         predicate = matcher(terms, state_names=TASK_STATES)
@@ -502,14 +484,10 @@ class Engine:
         with self._lock:
             job = self._require(match.group("job"), now)
             if match.group("group") != GROUP_ID:
-                raise EmulatorError(
-                    grpc.StatusCode.NOT_FOUND, f"TaskGroup {parent} not found"
-                )
+                raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"TaskGroup {parent} not found")
             tasks = self._tasks(job, now)
             selected = [t for t in tasks if predicate("", {}, t.status.state)]
-            start, end, next_token = _page(
-                parent + "|" + filter_text, page_token, page_size, len(selected)
-            )
+            start, end, next_token = _page(parent + "|" + filter_text, page_token, page_size, len(selected))
             return [t.SerializeToString() for t in selected[start:end]], next_token
 
     def get_task(self, name: str) -> bytes:
@@ -519,9 +497,7 @@ class Engine:
         """
         match = TASK_NAME_RE.match(name)
         if match is None:
-            raise EmulatorError(
-                grpc.StatusCode.INVALID_ARGUMENT, f"task name {name!r} is malformed"
-            )
+            raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, f"task name {name!r} is malformed")
         group = TASK_GROUP_RE.match(match.group("group"))
         assert group is not None
         now = self.clock()
@@ -546,11 +522,7 @@ class Engine:
         now = self.clock()
         with self._lock:
             job = self._require(name, now)
-            repeat = (
-                self._op_requests.get((name, "cancel", request_id))
-                if request_id
-                else None
-            )
+            repeat = self._op_requests.get((name, "cancel", request_id)) if request_id else None
             if repeat is not None and repeat in self._operations:
                 return self._render_op(self._operations[repeat], now)
             state = self._state(job, now)
@@ -563,18 +535,12 @@ class Engine:
                 )
             self._stop(job, now)
             done = now + self.timings.cancel_seconds
-            self._add(
-                job, _job_event(job, now, state, JobState.CANCELLATION_IN_PROGRESS)
-            )
+            self._add(job, _job_event(job, now, state, JobState.CANCELLATION_IN_PROGRESS))
             self._add(
                 job,
-                _job_event(
-                    job, done, JobState.CANCELLATION_IN_PROGRESS, JobState.CANCELLED
-                ),
+                _job_event(job, done, JobState.CANCELLATION_IN_PROGRESS, JobState.CANCELLED),
             )
-            job.cancel_op = self._new_op(
-                job, "cancel", api_version, now, done, request_id
-            )
+            job.cancel_op = self._new_op(job, "cancel", api_version, now, done, request_id)
             return self._render_op(job.cancel_op, now)
 
     def delete_job(self, name: str, request_id: str, api_version: str) -> bytes:
@@ -589,11 +555,7 @@ class Engine:
         now = self.clock()
         with self._lock:
             job = self._require(name, now)
-            repeat = (
-                self._op_requests.get((name, "delete", request_id))
-                if request_id
-                else None
-            )
+            repeat = self._op_requests.get((name, "delete", request_id)) if request_id else None
             if repeat is not None and repeat in self._operations:
                 return self._render_op(self._operations[repeat], now)
             if job.delete_op is not None:
@@ -602,9 +564,7 @@ class Engine:
             self._stop(job, now)
             job.gone_at = now + self.timings.delete_seconds
             self._add(job, _job_event(job, now, state, JobState.DELETION_IN_PROGRESS))
-            job.delete_op = self._new_op(
-                job, "delete", api_version, now, job.gone_at, request_id
-            )
+            job.delete_op = self._new_op(job, "delete", api_version, now, job.gone_at, request_id)
             return self._render_op(job.delete_op, now)
 
     # ----------------------------------------------------------- operations
@@ -618,14 +578,10 @@ class Engine:
         with self._lock:
             op = self._operations.get(name)
             if op is None:
-                raise EmulatorError(
-                    grpc.StatusCode.NOT_FOUND, f"Operation {name} not found"
-                )
+                raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"Operation {name} not found")
             return self._render_op(op, now)
 
-    def list_operations(
-        self, name: str, page_size: int, page_token: str
-    ) -> tuple[list[bytes], str]:
+    def list_operations(self, name: str, page_size: int, page_token: str) -> tuple[list[bytes], str]:
         """Return one page of operations under a collection.
 
         :param name: ``projects/P/locations/L`` (or ``.../operations``); empty lists all.
@@ -635,11 +591,7 @@ class Engine:
         prefix = name.removesuffix("/operations")
         now = self.clock()
         with self._lock:
-            ops = [
-                op
-                for op in self._operations.values()
-                if op.name.startswith(prefix + "/") or not prefix
-            ]
+            ops = [op for op in self._operations.values() if op.name.startswith(prefix + "/") or not prefix]
             start, end, token = _page("ops|" + name, page_token, page_size, len(ops))
             return [self._render_op(op, now) for op in ops[start:end]], token
 
@@ -650,9 +602,7 @@ class Engine:
         """
         with self._lock:
             if self._operations.pop(name, None) is None:
-                raise EmulatorError(
-                    grpc.StatusCode.NOT_FOUND, f"Operation {name} not found"
-                )
+                raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"Operation {name} not found")
 
     def cancel_operation(self, name: str) -> None:
         """Record a cancellation request; cancel and delete operations cannot be undone.
@@ -662,9 +612,7 @@ class Engine:
         with self._lock:
             op = self._operations.get(name)
             if op is None:
-                raise EmulatorError(
-                    grpc.StatusCode.NOT_FOUND, f"Operation {name} not found"
-                )
+                raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"Operation {name} not found")
             op.requested_cancellation = True
 
     def operation_remaining(self, name: str) -> float:
@@ -675,9 +623,7 @@ class Engine:
         with self._lock:
             op = self._operations.get(name)
             if op is None:
-                raise EmulatorError(
-                    grpc.StatusCode.NOT_FOUND, f"Operation {name} not found"
-                )
+                raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"Operation {name} not found")
             return max(0.0, op.done_time - self.clock())
 
     def _new_op(
@@ -697,9 +643,7 @@ class Engine:
         return op
 
     def _render_op(self, op: _Operation, now: float) -> bytes:
-        meta = OperationMetadataPb(
-            target=op.target, verb=op.verb, api_version=op.api_version
-        )
+        meta = OperationMetadataPb(target=op.target, verb=op.verb, api_version=op.api_version)
         meta.requested_cancellation = op.requested_cancellation
         _to_ts(meta.create_time, op.create_time)
         done = now >= op.done_time
@@ -709,9 +653,7 @@ class Engine:
         msg = operations_pb2.Operation(
             name=op.name,
             done=done,
-            metadata=any_pb2.Any(
-                type_url=f"{prefix}.OperationMetadata", value=meta.SerializeToString()
-            ),
+            metadata=any_pb2.Any(type_url=f"{prefix}.OperationMetadata", value=meta.SerializeToString()),
         )
         if done:
             if op.verb == "cancel":
@@ -763,9 +705,7 @@ class Engine:
         scenario = Scenario()
         try:
             if LABEL_EXIT_CODE in labels:
-                scenario = replace(
-                    scenario, exit_code=int(labels[LABEL_EXIT_CODE]), task_index=None
-                )
+                scenario = replace(scenario, exit_code=int(labels[LABEL_EXIT_CODE]), task_index=None)
             if LABEL_RUN_SECONDS in labels:
                 scenario = replace(
                     scenario,
@@ -801,17 +741,13 @@ class Engine:
                 JobState.DELETION_IN_PROGRESS,
                 JobState.CANCELLATION_IN_PROGRESS,
             ):
-                raise ValueError(
-                    f"job {rec.name} is {JobState(state).name}; it can no longer fail"
-                )
+                raise ValueError(f"job {rec.name} is {JobState(state).name}; it can no longer fail")
             rec.scenario = replace(scenario, run_seconds=rec.scenario.run_seconds)
             if state == JobState.RUNNING:
                 index = task_index or 0
                 self._stop(rec, now)
                 old = self._task_states(rec, now)[index]
-                self._add(
-                    rec, _task_event(rec, now, index, old, TaskState.FAILED, exit_code)
-                )
+                self._add(rec, _task_event(rec, now, index, old, TaskState.FAILED, exit_code))
                 self._add(
                     rec,
                     _job_event(
@@ -839,9 +775,7 @@ class Engine:
         with self._lock:
             rec = self._find(job, now)
             if rec is None:
-                self._job_scenarios[job.rsplit("/", 1)[-1]] = Scenario(
-                    hold_in_queue=True
-                )
+                self._job_scenarios[job.rsplit("/", 1)[-1]] = Scenario(hold_in_queue=True)
                 return
             if self._state(rec, now) != JobState.QUEUED:
                 raise ValueError(f"job {rec.name} has left QUEUED; it cannot be held")
@@ -894,11 +828,7 @@ class Engine:
         """Full names of the live jobs, oldest first."""
         now = self.clock()
         with self._lock:
-            return [
-                j.name
-                for j in list(self._jobs.values())
-                if self._live(j.name, now) is not None
-            ]
+            return [j.name for j in list(self._jobs.values()) if self._live(j.name, now) is not None]
 
     def close(self) -> None:
         """Stop every script job's subprocesses and driver threads."""
@@ -937,20 +867,14 @@ class Engine:
     def _simulate(self, job: _Job, t_run: float) -> list[_Event]:
         """Plan simulated tasks in ``parallelism`` slots; retries rerun a failed task."""
         spec = job.spec.task_groups[0].task_spec
-        containers = sum(
-            1 for r in spec.runnables if r.WhichOneof("executable") == "container"
-        )
+        containers = sum(1 for r in spec.runnables if r.WhichOneof("executable") == "container")
         per_container = (
-            job.scenario.run_seconds
-            if job.scenario.run_seconds is not None
-            else self.timings.run_seconds
+            job.scenario.run_seconds if job.scenario.run_seconds is not None else self.timings.run_seconds
         )
         duration = containers * per_container
         limit = _seconds(spec.max_run_duration) or None
         slots = [t_run] * job.parallelism
-        events: list[_Event] = [
-            _job_event(job, t_run, JobState.SCHEDULED, JobState.RUNNING)
-        ]
+        events: list[_Event] = [_job_event(job, t_run, JobState.SCHEDULED, JobState.RUNNING)]
         first_failure: tuple[int, int] | None = None
         end = t_run
         for index in range(job.task_count):
@@ -963,28 +887,12 @@ class Engine:
                     code, finish = TIMEOUT_EXIT_CODE, start + limit
                 slots[slot] = finish
                 end = max(end, finish)
-                events.append(
-                    _task_event(
-                        job, start, index, TaskState.PENDING, TaskState.ASSIGNED
-                    )
-                )
-                events.append(
-                    _task_event(
-                        job, start, index, TaskState.ASSIGNED, TaskState.RUNNING
-                    )
-                )
+                events.append(_task_event(job, start, index, TaskState.PENDING, TaskState.ASSIGNED))
+                events.append(_task_event(job, start, index, TaskState.ASSIGNED, TaskState.RUNNING))
                 if code == 0:
-                    events.append(
-                        _task_event(
-                            job, finish, index, TaskState.RUNNING, TaskState.SUCCEEDED
-                        )
-                    )
+                    events.append(_task_event(job, finish, index, TaskState.RUNNING, TaskState.SUCCEEDED))
                     break
-                events.append(
-                    _task_event(
-                        job, finish, index, TaskState.RUNNING, TaskState.FAILED, code
-                    )
-                )
+                events.append(_task_event(job, finish, index, TaskState.RUNNING, TaskState.FAILED, code))
                 if attempt == spec.max_retry_count and first_failure is None:
                     first_failure = (index, code)
         if first_failure is None:
@@ -1011,9 +919,7 @@ class Engine:
         with self._lock:
             if job.stopped:
                 return
-            self._add(
-                job, _job_event(job, self.clock(), JobState.SCHEDULED, JobState.RUNNING)
-            )
+            self._add(job, _job_event(job, self.clock(), JobState.SCHEDULED, JobState.RUNNING))
         results: dict[int, int] = {}
 
         def one(index: int) -> None:
@@ -1025,15 +931,11 @@ class Engine:
                     now = self.clock()
                     self._add(
                         job,
-                        _task_event(
-                            job, now, index, TaskState.PENDING, TaskState.ASSIGNED
-                        ),
+                        _task_event(job, now, index, TaskState.PENDING, TaskState.ASSIGNED),
                     )
                     self._add(
                         job,
-                        _task_event(
-                            job, now, index, TaskState.ASSIGNED, TaskState.RUNNING
-                        ),
+                        _task_event(job, now, index, TaskState.ASSIGNED, TaskState.RUNNING),
                     )
                 code = run_task(self, job, index, attempt)
                 with self._lock:
@@ -1076,9 +978,7 @@ class Engine:
                     ),
                 )
             else:
-                self._add(
-                    job, _job_event(job, now, JobState.RUNNING, JobState.SUCCEEDED)
-                )
+                self._add(job, _job_event(job, now, JobState.RUNNING, JobState.SUCCEEDED))
             job.stopped = True
 
     def record_log(self, job: _Job, line: LogLine) -> None:
@@ -1090,9 +990,7 @@ class Engine:
         with self._lock:
             job.logs.append(line)
 
-    def register_process(
-        self, job: _Job, proc: subprocess.Popen[bytes] | None, running: bool
-    ) -> bool:
+    def register_process(self, job: _Job, proc: subprocess.Popen[bytes] | None, running: bool) -> bool:
         """Track a task's subprocess so cancel can kill it; returns False if the job was stopped.
 
         :param job: the job the process belongs to.
@@ -1254,17 +1152,13 @@ def _check_request_id(request_id: str) -> None:
 def _page(scope: str, token: str, page_size: int, total: int) -> tuple[int, int, str]:
     """Decode a page token (offset bound to the query) and encode the next one."""
     if page_size < 0:
-        raise EmulatorError(
-            grpc.StatusCode.INVALID_ARGUMENT, "page_size must not be negative"
-        )
+        raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, "page_size must not be negative")
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     digest = hashlib.sha256(scope.encode()).hexdigest()[:8]
     start = 0
     if token:
         try:
-            raw_offset, raw_digest = (
-                base64.urlsafe_b64decode(token.encode()).decode().split(":")
-            )
+            raw_offset, raw_digest = base64.urlsafe_b64decode(token.encode()).decode().split(":")
             start = int(raw_offset)
         except (ValueError, UnicodeDecodeError):
             raise EmulatorError(
@@ -1276,19 +1170,13 @@ def _page(scope: str, token: str, page_size: int, total: int) -> tuple[int, int,
                 "page_token belongs to a request with another parent or filter",
             )
     end = min(start + size, total)
-    next_token = (
-        base64.urlsafe_b64encode(f"{end}:{digest}".encode()).decode()
-        if end < total
-        else ""
-    )
+    next_token = base64.urlsafe_b64encode(f"{end}:{digest}".encode()).decode() if end < total else ""
     return start, end, next_token
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _kill_all(job: _Job) -> None:

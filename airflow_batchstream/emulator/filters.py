@@ -16,13 +16,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-_TERM = re.compile(
-    r'^\s*(?P<key>[A-Za-z0-9_.\-]+)\s*=\s*(?P<value>"(?:[^"\\]|\\.)*"|[^\s"]+)\s*$'
-)
+_TERM = re.compile(r'^\s*(?P<key>[A-Za-z0-9_.\-]+)\s*=\s*(?P<value>"(?:[^"\\]|\\.)*"|[^\s"]+)\s*$')
 
-SUPPORTED_FILTERS = (
-    'labels.KEY="VALUE", status.state="STATE", name="NAME", joined with AND'
-)
+SUPPORTED_FILTERS = 'labels.KEY="VALUE", status.state="STATE", name="NAME", joined with AND'
 
 
 class FilterError(ValueError):
@@ -41,9 +37,7 @@ class Term:
     value: str
 
 
-def parse_filter(
-    text: str, *, allowed_states: Mapping[str, int], allow_labels: bool = True
-) -> list[Term]:
+def parse_filter(text: str, *, allowed_states: Mapping[str, int], allow_labels: bool = True) -> list[Term]:
     """Parse a filter expression into terms, refusing anything outside the subset.
 
     :param text: the filter as sent by the client; empty means no filter.
@@ -72,9 +66,7 @@ def parse_filter(
         elif not allow_labels or not (
             key == "name" or (key.startswith("labels.") and len(key) > len("labels."))
         ):
-            raise FilterError(
-                f"unsupported filter field {key!r}; the emulator supports {SUPPORTED_FILTERS}"
-            )
+            raise FilterError(f"unsupported filter field {key!r}; the emulator supports {SUPPORTED_FILTERS}")
         terms.append(Term(key, value))
     return terms
 

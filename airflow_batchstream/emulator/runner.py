@@ -52,9 +52,7 @@ def task_environment(job: _Job, index: int, attempt: int) -> dict[str, str]:
         }
     )
     if group.require_hosts_file:
-        hosts = os.path.join(
-            tempfile.gettempdir(), f"batchstream-emulator-{job.uid}-hosts"
-        )
+        hosts = os.path.join(tempfile.gettempdir(), f"batchstream-emulator-{job.uid}-hosts")
         with open(hosts, "w") as handle:
             handle.write("127.0.0.1\n")
         env["BATCH_HOSTS_FILE"] = hosts
@@ -181,9 +179,7 @@ def _run_script(
         return 0
     timed_out = False
     try:
-        proc.wait(
-            timeout=None if deadline is None else max(0.0, deadline - time.monotonic())
-        )
+        proc.wait(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         timed_out = True
         _kill(proc)
@@ -196,9 +192,7 @@ def _run_script(
     return proc.returncode if proc.returncode >= 0 else KILLED_EXIT_CODE
 
 
-def _pump(
-    engine: Engine, job: _Job, index: int, attempt: int, stream: str, pipe: IO[bytes]
-) -> None:
+def _pump(engine: Engine, job: _Job, index: int, attempt: int, stream: str, pipe: IO[bytes]) -> None:
     with pipe:
         for raw in iter(pipe.readline, b""):
             text = raw.decode("utf-8", errors="replace").rstrip("\n")

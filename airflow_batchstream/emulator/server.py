@@ -10,9 +10,9 @@ from concurrent import futures
 from types import TracebackType
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]
+import grpc
 from google.cloud import batch_v1alpha
-from google.longrunning import operations_pb2  # type: ignore[import-untyped]
+from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
 from airflow_batchstream.emulator.engine import (
@@ -35,7 +35,7 @@ def _identity(data: bytes) -> bytes:
 
 
 def _pb(proto_plus_type: Any) -> Callable[[bytes], Any]:
-    return proto_plus_type.pb().FromString  # type: ignore[no-any-return]
+    return proto_plus_type.pb().FromString
 
 
 def _list_response(field_number: int, items: list[bytes], token: str) -> bytes:
@@ -114,11 +114,7 @@ class BatchEmulator:
     @property
     def address(self) -> str:
         """``host:port`` to give to ``grpc.insecure_channel`` or ``BATCH_EMULATOR_HOST``."""
-        host = (
-            f"[{self.host}]"
-            if ":" in self.host and not self.host.startswith("[")
-            else self.host
-        )
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         return f"{host}:{self.port}"
 
     def start(self) -> BatchEmulator:
@@ -126,14 +122,10 @@ class BatchEmulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         server = grpc.server(
-            futures.ThreadPoolExecutor(
-                max_workers=self._max_workers, thread_name_prefix="batch-emulator"
-            )
+            futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="batch-emulator")
         )
         server.add_generic_rpc_handlers(self._handlers())
-        bound = server.add_insecure_port(
-            f"{self.address.rsplit(':', 1)[0]}:{self.port}"
-        )
+        bound = server.add_insecure_port(f"{self.address.rsplit(':', 1)[0]}:{self.port}")
         if bound == 0:
             raise OSError(f"cannot bind {self.host}:{self.port}")
         self.port = bound
@@ -151,7 +143,7 @@ class BatchEmulator:
             self._server = None
         self.engine.close()
 
-    def __enter__(self) -> BatchEmulator:  # noqa: PYI034 (typing.Self needs 3.11)
+    def __enter__(self) -> BatchEmulator:
         return self.start()
 
     def __exit__(
@@ -196,9 +188,7 @@ class BatchEmulator:
 
     # ------------------------------------------------------------- scenarios
 
-    def fail_job(
-        self, job: str, exit_code: int = 1, *, task_index: int | None = 0
-    ) -> None:
+    def fail_job(self, job: str, exit_code: int = 1, *, task_index: int | None = 0) -> None:
         """Make a job fail with an exit code.
 
         Before the job exists: its simulated work fails when it runs. While QUEUED or
@@ -263,9 +253,7 @@ class BatchEmulator:
         """
         module, transports = _client_modules(api_version)
         channel = grpc.insecure_channel(self.address)
-        return module.BatchServiceClient(
-            transport=transports.BatchServiceGrpcTransport(channel=channel)
-        )
+        return module.BatchServiceClient(transport=transports.BatchServiceGrpcTransport(channel=channel))
 
     def async_client(self, api_version: str = "v1alpha") -> Any:
         """An asyncio ``BatchServiceAsyncClient``; create it inside the running event loop.
@@ -338,9 +326,7 @@ class BatchEmulator:
                 for method, (deserialize, fn) in batch.items()
             }
             handlers.append(
-                grpc.method_handlers_generic_handler(
-                    f"google.cloud.batch.{version}.BatchService", methods
-                )
+                grpc.method_handlers_generic_handler(f"google.cloud.batch.{version}.BatchService", methods)
             )
         handlers.append(
             grpc.method_handlers_generic_handler(
@@ -357,9 +343,7 @@ class BatchEmulator:
         )
         return tuple(handlers)
 
-    def _wrap(
-        self, key: str, version: str, fn: _Handler
-    ) -> Callable[[Any, grpc.ServicerContext], bytes]:
+    def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
         def handle(request: Any, context: grpc.ServicerContext) -> bytes:
             with self._counts_lock:
                 self._counts[key] += 1
@@ -388,9 +372,7 @@ class BatchEmulator:
         return _list_response(1, tasks, token)
 
     def _list_operations(self, request: Any, version: str) -> bytes:
-        ops, token = self.engine.list_operations(
-            request.name, request.page_size, request.page_token
-        )
+        ops, token = self.engine.list_operations(request.name, request.page_size, request.page_token)
         return _list_response(1, ops, token)
 
     def _delete_operation(self, request: Any, version: str) -> bytes:
@@ -402,11 +384,7 @@ class BatchEmulator:
         return bytes(empty_pb2.Empty().SerializeToString())
 
     def _wait_operation(self, request: Any, version: str) -> bytes:
-        limit = (
-            request.timeout.seconds + request.timeout.nanos / 1e9
-            if request.HasField("timeout")
-            else 30.0
-        )
+        limit = request.timeout.seconds + request.timeout.nanos / 1e9 if request.HasField("timeout") else 30.0
         deadline = time.monotonic() + min(limit, 60.0)
         while True:
             remaining = self.engine.operation_remaining(request.name)

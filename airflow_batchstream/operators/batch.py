@@ -50,7 +50,8 @@ class BatchStreamSubmitJobOperator(BaseOperator):
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
     :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
-    :param poll_interval: seconds between two looks at the job while waiting.
+    :param poll_interval: the longest wait, in seconds, between two looks at the job; the first
+        looks come sooner (0.5 s, doubling up to this).
     """
 
     template_fields: Sequence[str] = (
@@ -174,10 +175,11 @@ class BatchStreamSubmitJobOperator(BaseOperator):
 
     def _wait(self, job_name: str) -> Any:
         """Poll the job until it reaches a terminal state; log each state it passes through."""
+        from airflow_batchstream.polling import poll_delays
         from airflow_batchstream.summary import TERMINAL_STATES, state_name
 
         last_state = None
-        while True:
+        for delay in poll_delays(self.poll_interval):
             job = self.hook.get_job(job_name)
             state = state_name(job)
             if state != last_state:
@@ -185,7 +187,8 @@ class BatchStreamSubmitJobOperator(BaseOperator):
                 last_state = state
             if state in TERMINAL_STATES:
                 return job
-            time.sleep(self.poll_interval)
+            time.sleep(delay)
+        raise AssertionError("poll_delays never ends")
 
     def _finish(self, job: Any) -> dict[str, Any]:
         """Return the summary of a successful job; raise with the reason for any other end."""

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
+from dag_files import load_dag
 from samples import REFERENCE_SAMPLE, read_sample
 
 pytestmark = pytest.mark.integration
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
-
-
-def _load_dag(dag_id: str):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(EXAMPLES / f"{dag_id}.py"), include_examples=False)
-    assert not bag.import_errors, bag.import_errors
-    return bag.dags[dag_id]
 
 
 def _xcoms(dag_run) -> dict[str, object]:
@@ -27,8 +17,12 @@ def _xcoms(dag_run) -> dict[str, object]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = session.query(XComModel).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, key="return_value")
-        return {row.task_id: json.loads(row.value) if isinstance(row.value, str) else row.value for row in rows}
+        rows = session.query(XComModel).filter_by(
+            dag_id=dag_run.dag_id, run_id=dag_run.run_id, key="return_value"
+        )
+        return {
+            row.task_id: json.loads(row.value) if isinstance(row.value, str) else row.value for row in rows
+        }
 
 
 def test_reference_dag_submits_the_reference_sample(batch_emulator):
@@ -41,7 +35,7 @@ def test_reference_dag_submits_the_reference_sample(batch_emulator):
             Image="debian:12",
         )
     )
-    module_job = _load_dag("example_image_streaming_simple").task_dict["sleep_in_streamed_debian"].job
+    module_job = load_dag("example_image_streaming_simple").task_dict["sleep_in_streamed_debian"].job
     assert module_job == expected
 
 
@@ -54,7 +48,7 @@ def test_reference_dag_submits_the_reference_sample(batch_emulator):
     ],
 )
 def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs):
-    dag = _load_dag(dag_id)
+    dag = load_dag(dag_id)
     dag_run = dag.test(**run_kwargs)
     assert dag_run.state == "success"
     summaries = _xcoms(dag_run)
@@ -62,7 +56,8 @@ def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs):
     for summary in summaries.values():
         assert summary["state"] == "SUCCEEDED"
         assert summary["job_name"].startswith("projects/")
-    jobs = {job.name: job for job in batch_emulator.jobs()}
+    client = batch_emulator.client()
+    jobs = {name: client.get_job(name=name) for name in batch_emulator.job_names()}
     if dag_id == "example_image_streaming_params":
         (summary,) = summaries.values()
         job = jobs[summary["job_name"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from google.api_core import exceptions
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 PROJECT, REGION = "test-project", "us-central1"
 IMAGE = "us-central1-docker.pkg.dev/test-project/containers/debian:12"
+FIRST_REQUEST = str(uuid.uuid4())
 
 
 def _wait_for(hook, name, states, deadline=30.0):
@@ -32,11 +34,15 @@ def hook(request, batch_emulator):
 
 
 def _job(hook, **kwargs):
-    return parse_job(convenience_job(image_uri=IMAGE, commands=["1"], entrypoint="sleep", **kwargs), hook.api_version)
+    return parse_job(
+        convenience_job(image_uri=IMAGE, commands=["1"], entrypoint="sleep", **kwargs), hook.api_version
+    )
 
 
 def test_create_get_list_and_run_to_success(hook):
-    created = hook.submit_job(job=_job(hook, task_count=2), job_id="hook-ok", region=REGION, project_id=PROJECT)
+    created = hook.submit_job(
+        job=_job(hook, task_count=2), job_id="hook-ok", region=REGION, project_id=PROJECT
+    )
     assert created.name == job_path(PROJECT, REGION, "hook-ok")
     assert created.uid
     assert hook.get_job(created.name).uid == created.uid
@@ -53,11 +59,17 @@ def test_project_defaults_to_the_connections(hook):
 
 
 def test_duplicate_id_is_already_exists_but_same_request_id_is_the_same_job(hook):
-    first = hook.submit_job(job=_job(hook), job_id="dup", region=REGION, project_id=PROJECT, request_id="r-1")
-    again = hook.submit_job(job=_job(hook), job_id="dup", region=REGION, project_id=PROJECT, request_id="r-1")
+    first = hook.submit_job(
+        job=_job(hook), job_id="dup", region=REGION, project_id=PROJECT, request_id=FIRST_REQUEST
+    )
+    again = hook.submit_job(
+        job=_job(hook), job_id="dup", region=REGION, project_id=PROJECT, request_id=FIRST_REQUEST
+    )
     assert again.uid == first.uid
     with pytest.raises(exceptions.AlreadyExists):
-        hook.submit_job(job=_job(hook), job_id="dup", region=REGION, project_id=PROJECT, request_id="r-2")
+        hook.submit_job(
+            job=_job(hook), job_id="dup", region=REGION, project_id=PROJECT, request_id=str(uuid.uuid4())
+        )
 
 
 def test_unknown_job_is_not_found_and_not_retried(hook, batch_emulator):
@@ -73,9 +85,7 @@ def test_malformed_id_is_invalid_argument(hook):
 
 
 def test_cancel_then_delete(hook):
-    created = hook.submit_job(
-        job=_job(hook), job_id="to-cancel", region=REGION, project_id=PROJECT
-    )
+    created = hook.submit_job(job=_job(hook), job_id="to-cancel", region=REGION, project_id=PROJECT)
     hook.cancel_job(created.name).result(timeout=30)
     assert _wait_for(hook, created.name, {"CANCELLED"}).status.state.name == "CANCELLED"
     hook.delete_job(created.name).result(timeout=30)

@@ -25,7 +25,9 @@ def test_provider_info_validates_against_airflows_schema():
 
 
 def test_entry_point_names_get_provider_info():
-    (entry,) = [e for e in entry_points(group="apache_airflow_provider") if e.dist.name == "airflow-batchstream"]
+    (entry,) = [
+        e for e in entry_points(group="apache_airflow_provider") if e.dist.name == "airflow-batchstream"
+    ]
     assert entry.value == "airflow_batchstream.get_provider_info:get_provider_info"
 
 
@@ -56,4 +58,6 @@ def test_airflow_lists_the_provider():
         capture_output=True,
         text=True,
     ).stdout
-    assert "airflow-batchstream" in {provider["package_name"] for provider in json.loads(out)}
+    # Airflow may log to stdout before the table; the table is the line that is a JSON list.
+    (table,) = [line for line in out.splitlines() if line.startswith("[")]
+    assert "airflow-batchstream" in {provider["package_name"] for provider in json.loads(table)}

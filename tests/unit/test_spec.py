@@ -128,7 +128,9 @@ def test_convenience_job_leaves_out_what_was_not_given():
     assert spec["task_groups"][0] == {
         "task_count": 1,
         "task_spec": {
-            "runnables": [{"container": {"image_uri": "us-docker.pkg.dev/p/r/i", "enable_image_streaming": True}}]
+            "runnables": [
+                {"container": {"image_uri": "us-docker.pkg.dev/p/r/i", "enable_image_streaming": True}}
+            ]
         },
     }
     assert "allocation_policy" not in spec

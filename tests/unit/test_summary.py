@@ -29,7 +29,9 @@ def _job(state, events=(), counts=None):
 
 
 def test_summary_of_a_succeeded_job():
-    job = _job(JobStatus.State.SUCCEEDED, [("Job state is set from RUNNING to SUCCEEDED", 0)], {"SUCCEEDED": 3})
+    job = _job(
+        JobStatus.State.SUCCEEDED, [("Job state is set from RUNNING to SUCCEEDED", 0)], {"SUCCEEDED": 3}
+    )
     assert summarize_job(job) == {
         "job_name": "projects/p/locations/us-central1/jobs/j1",
         "job_id": "j1",

@@ -9,9 +9,7 @@ PARENT = "projects/test-project/locations/us-central1"
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
-def container_job(
-    module: Any, *, labels: dict[str, str] | None = None, task_count: int = 0
-) -> Any:
+def container_job(module: Any, *, labels: dict[str, str] | None = None, task_count: int = 0) -> Any:
     """A minimal image-streaming container job for the given API module.
 
     :param module: ``google.cloud.batch_v1alpha`` or ``google.cloud.batch_v1``.
@@ -25,15 +23,11 @@ def container_job(
             enable_image_streaming=True,
         )
     )
-    group = module.TaskGroup(
-        task_count=task_count, task_spec=module.TaskSpec(runnables=[runnable])
-    )
+    group = module.TaskGroup(task_count=task_count, task_spec=module.TaskSpec(runnables=[runnable]))
     return module.Job(task_groups=[group], labels=labels or {})
 
 
-def script_job(
-    module: Any, text: str, *, task_count: int = 0, parallelism: int = 0
-) -> Any:
+def script_job(module: Any, text: str, *, task_count: int = 0, parallelism: int = 0) -> Any:
     """A job whose one runnable is a shell script.
 
     :param module: ``google.cloud.batch_v1alpha`` or ``google.cloud.batch_v1``.
@@ -50,9 +44,7 @@ def script_job(
     return module.Job(task_groups=[group])
 
 
-def wait_state(
-    client: Any, name: str, states: set[str] = TERMINAL, timeout: float = 15.0
-) -> Any:
+def wait_state(client: Any, name: str, states: set[str] = TERMINAL, timeout: float = 15.0) -> Any:
     """Poll GetJob until the job reaches one of ``states``; return the job.
 
     :param client: a synchronous BatchServiceClient.
@@ -66,7 +58,5 @@ def wait_state(
         if job.status.state.name in states:
             return job
         if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{name} stayed {job.status.state.name}; wanted {sorted(states)}"
-            )
+            raise AssertionError(f"{name} stayed {job.status.state.name}; wanted {sorted(states)}")
         time.sleep(0.05)

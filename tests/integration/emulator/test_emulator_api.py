@@ -20,14 +20,10 @@ def _module(api_version: str):
 
 
 @MODULES
-def test_create_get_and_lifecycle_to_succeeded(
-    batch_emulator: BatchEmulator, api_version: str
-) -> None:
+def test_create_get_and_lifecycle_to_succeeded(batch_emulator: BatchEmulator, api_version: str) -> None:
     module = _module(api_version)
     client = batch_emulator.client(api_version)
-    created = client.create_job(
-        parent=PARENT, job_id="hello", job=container_job(module, task_count=2)
-    )
+    created = client.create_job(parent=PARENT, job_id="hello", job=container_job(module, task_count=2))
     assert created.name == f"{PARENT}/jobs/hello"
     assert created.uid.startswith("j-")
     assert created.status.state.name == "QUEUED"
@@ -54,9 +50,7 @@ def test_create_get_and_lifecycle_to_succeeded(
 
 def test_every_intermediate_state_is_visible(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    job = client.create_job(
-        parent=PARENT, job_id="states", job=container_job(batch_v1alpha)
-    )
+    job = client.create_job(parent=PARENT, job_id="states", job=container_job(batch_v1alpha))
     for state in ("SCHEDULED", "RUNNING", "SUCCEEDED"):
         seen = wait_state(client, job.name, {state})
         assert seen.status.state.name == state
@@ -115,32 +109,26 @@ def test_request_id_makes_create_idempotent(batch_emulator: BatchEmulator) -> No
 
 
 def test_generated_job_id_when_absent(batch_emulator: BatchEmulator) -> None:
-    job = batch_emulator.client().create_job(
-        parent=PARENT, job=container_job(batch_v1alpha)
-    )
+    job = batch_emulator.client().create_job(parent=PARENT, job=container_job(batch_v1alpha))
     assert job.name.startswith(f"{PARENT}/jobs/job-")
 
 
 @MODULES
-def test_list_pagination_and_filters(
-    batch_emulator: BatchEmulator, api_version: str
-) -> None:
+def test_list_pagination_and_filters(batch_emulator: BatchEmulator, api_version: str) -> None:
     module = _module(api_version)
     client = batch_emulator.client(api_version)
     for i in range(5):
         labels = {"team": "red" if i % 2 == 0 else "blue", "run": f"r{i}"}
-        client.create_job(
-            parent=PARENT, job_id=f"job-{i}", job=container_job(module, labels=labels)
-        )
+        client.create_job(parent=PARENT, job_id=f"job-{i}", job=container_job(module, labels=labels))
     batch_emulator.hold_job("held")
     client.create_job(parent=PARENT, job_id="held", job=container_job(module))
 
     pager = client.list_jobs(request={"parent": PARENT, "page_size": 2})
     pages = list(pager.pages)
     assert [len(p.jobs) for p in pages] == [2, 2, 2]
-    assert [j.name.rsplit("/", 1)[-1] for p in pages for j in p.jobs] == [
-        f"job-{i}" for i in range(5)
-    ] + ["held"]
+    assert [j.name.rsplit("/", 1)[-1] for p in pages for j in p.jobs] == [f"job-{i}" for i in range(5)] + [
+        "held"
+    ]
 
     def ids(filter_text: str) -> set[str]:
         return {
@@ -157,9 +145,9 @@ def test_list_pagination_and_filters(
     assert ids('labels.team="green"') == set()
     wait_state(client, f"{PARENT}/jobs/job-0")
     assert "job-0" in ids('status.state="SUCCEEDED"')
-    assert {
-        j.name for j in client.list_jobs(parent="projects/test-project/locations/-")
-    } >= {f"{PARENT}/jobs/held"}
+    assert {j.name for j in client.list_jobs(parent="projects/test-project/locations/-")} >= {
+        f"{PARENT}/jobs/held"
+    }
 
     for bad in (
         "labels.team:red",
@@ -179,9 +167,7 @@ def test_cancel_and_delete_long_running_operations_sync(
 ) -> None:
     module = _module(api_version)
     client = batch_emulator.client(api_version)
-    job = client.create_job(
-        parent=PARENT, job_id="to-cancel", job=container_job(module)
-    )
+    job = client.create_job(parent=PARENT, job_id="to-cancel", job=container_job(module))
     operation = client.cancel_job(name=job.name)
     assert client.get_job(name=job.name).status.state.name in {
         "CANCELLATION_IN_PROGRESS",
@@ -192,10 +178,7 @@ def test_cancel_and_delete_long_running_operations_sync(
     assert operation.metadata.target == job.name
     cancelled = client.get_job(name=job.name)
     assert cancelled.status.state.name == "CANCELLED"
-    assert (
-        "CANCELLATION_IN_PROGRESS to CANCELLED"
-        in cancelled.status.status_events[-1].description
-    )
+    assert "CANCELLATION_IN_PROGRESS to CANCELLED" in cancelled.status.status_events[-1].description
     with pytest.raises(exceptions.FailedPrecondition):
         client.cancel_job(name=job.name)
 
@@ -207,24 +190,16 @@ def test_cancel_and_delete_long_running_operations_sync(
     with pytest.raises(exceptions.NotFound):
         client.delete_job(name=job.name)
     counts = batch_emulator.rpc_counts()
-    assert (
-        counts["CancelJob"] == 2
-        and counts["DeleteJob"] == 2
-        and counts["GetOperation"] >= 2
-    )
+    assert counts["CancelJob"] == 2 and counts["DeleteJob"] == 2 and counts["GetOperation"] >= 2
 
 
 @MODULES
-def test_cancel_and_delete_with_async_client(
-    batch_emulator: BatchEmulator, api_version: str
-) -> None:
+def test_cancel_and_delete_with_async_client(batch_emulator: BatchEmulator, api_version: str) -> None:
     module = _module(api_version)
 
     async def scenario() -> tuple[str, str]:
         client = batch_emulator.async_client(api_version)
-        job = await client.create_job(
-            parent=PARENT, job_id="async-job", job=container_job(module)
-        )
+        job = await client.create_job(parent=PARENT, job_id="async-job", job=container_job(module))
         operation = await client.cancel_job(name=job.name)
         await operation.result(timeout=10)
         state = (await client.get_job(name=job.name)).status.state.name
@@ -255,10 +230,7 @@ def test_fail_job_scenario_and_tasks(batch_emulator: BatchEmulator) -> None:
     }
     failure = [e for e in done.status.status_events if e.task_execution.exit_code == 3]
     assert len(failure) == 1 and "with exit code 3." in failure[0].description
-    assert (
-        "task with index 1 failed with exit code 3"
-        in done.status.status_events[-1].description
-    )
+    assert "task with index 1 failed with exit code 3" in done.status.status_events[-1].description
 
     tasks = list(client.list_tasks(parent=f"{job.name}/taskGroups/group0"))
     assert [t.status.state.name for t in tasks] == ["SUCCEEDED", "FAILED"]
@@ -279,9 +251,7 @@ def test_fail_job_scenario_and_tasks(batch_emulator: BatchEmulator) -> None:
 
 def test_preempt_running_job_and_label_scenario(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    job = client.create_job(
-        parent=PARENT, job_id="spot", job=container_job(batch_v1alpha)
-    )
+    job = client.create_job(parent=PARENT, job_id="spot", job=container_job(batch_v1alpha))
     wait_state(client, job.name, {"RUNNING"})
     batch_emulator.preempt_job("spot")
     done = client.get_job(name=job.name)
@@ -293,28 +263,19 @@ def test_preempt_running_job_and_label_scenario(batch_emulator: BatchEmulator) -
         job_id="by-label",
         job=container_job(batch_v1alpha, labels={"emulator-exit-code": "7"}),
     )
-    assert (
-        wait_state(client, labelled.name)
-        .status.status_events[-2]
-        .task_execution.exit_code
-        == 7
-    )
+    assert wait_state(client, labelled.name).status.status_events[-2].task_execution.exit_code == 7
 
 
 def test_hold_release_and_vanish(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
     batch_emulator.hold_job("stuck")
-    job = client.create_job(
-        parent=PARENT, job_id="stuck", job=container_job(batch_v1alpha)
-    )
+    job = client.create_job(parent=PARENT, job_id="stuck", job=container_job(batch_v1alpha))
     with pytest.raises(AssertionError):
         wait_state(client, job.name, {"SCHEDULED"}, timeout=0.8)
     batch_emulator.release_job("stuck")
     assert wait_state(client, job.name).status.state.name == "SUCCEEDED"
 
-    other = client.create_job(
-        parent=PARENT, job_id="vanishing", job=container_job(batch_v1alpha)
-    )
+    other = client.create_job(parent=PARENT, job_id="vanishing", job=container_job(batch_v1alpha))
     batch_emulator.vanish_job(other.name)
     with pytest.raises(exceptions.NotFound):
         client.get_job(name=other.name)

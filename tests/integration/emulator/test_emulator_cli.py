@@ -36,12 +36,8 @@ def test_cli_prints_address_serves_and_exits_cleanly() -> None:
         host, _, port = address.rpartition(":")
         assert host == "127.0.0.1" and int(port) > 0
         channel = grpc.insecure_channel(address)
-        client = batch_v1alpha.BatchServiceClient(
-            transport=BatchServiceGrpcTransport(channel=channel)
-        )
-        job = client.create_job(
-            parent=PARENT, job_id="from-cli", job=container_job(batch_v1alpha)
-        )
+        client = batch_v1alpha.BatchServiceClient(transport=BatchServiceGrpcTransport(channel=channel))
+        job = client.create_job(parent=PARENT, job_id="from-cli", job=container_job(batch_v1alpha))
         assert client.get_job(name=job.name).uid == job.uid
         channel.close()
         proc.terminate()

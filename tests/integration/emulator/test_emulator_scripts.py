@@ -10,9 +10,7 @@ from airflow_batchstream.emulator import BatchEmulator
 
 
 @pytest.mark.parametrize("module", [batch_v1alpha, batch_v1], ids=["v1alpha", "v1"])
-def test_script_exit_code_fails_the_job(
-    batch_emulator: BatchEmulator, module: object
-) -> None:
+def test_script_exit_code_fails_the_job(batch_emulator: BatchEmulator, module: object) -> None:
     client = batch_emulator.client("v1alpha" if module is batch_v1alpha else "v1")
     job = client.create_job(
         parent=PARENT,
@@ -21,24 +19,18 @@ def test_script_exit_code_fails_the_job(
     )
     done = wait_state(client, job.name)
     assert done.status.state.name == "FAILED"
-    codes = [
-        e.task_execution.exit_code
-        for e in done.status.status_events
-        if e.task_execution.exit_code
-    ]
+    codes = [e.task_execution.exit_code for e in done.status.status_events if e.task_execution.exit_code]
     assert codes == [3]
-    assert (
-        "Task state is updated from RUNNING to FAILED"
-        in done.status.status_events[-2].description
-    )
-    assert [line.text for line in batch_emulator.task_logs("exit-three")] == [
-        "about to fail"
-    ]
+    assert "Task state is updated from RUNNING to FAILED" in done.status.status_events[-2].description
+    assert [line.text for line in batch_emulator.task_logs("exit-three")] == ["about to fail"]
 
 
 def test_task_count_and_environment(batch_emulator: BatchEmulator) -> None:
     client = batch_emulator.client()
-    text = 'echo "index=$BATCH_TASK_INDEX count=$BATCH_TASK_COUNT attempt=$BATCH_TASK_RETRY_ATTEMPT"; echo oops >&2'
+    text = (
+        'echo "index=$BATCH_TASK_INDEX count=$BATCH_TASK_COUNT attempt=$BATCH_TASK_RETRY_ATTEMPT"; '
+        "echo oops >&2"
+    )
     job = client.create_job(
         parent=PARENT,
         job_id="three",
@@ -48,9 +40,7 @@ def test_task_count_and_environment(batch_emulator: BatchEmulator) -> None:
     assert done.status.state.name == "SUCCEEDED"
     assert dict(done.status.task_groups["group0"].counts) == {"SUCCEEDED": 3}
     lines = batch_emulator.task_logs(job.name)
-    stdout = sorted(
-        (line.task_index, line.text) for line in lines if line.stream == "stdout"
-    )
+    stdout = sorted((line.task_index, line.text) for line in lines if line.stream == "stdout")
     assert stdout == [(i, f"index={i} count=3 attempt=0") for i in range(3)]
     assert sorted(line.task_index for line in lines if line.stream == "stderr") == [
         0,

@@ -14,7 +14,9 @@ from airflow_batchstream.emulator.filters import (
 
 
 def test_parses_every_supported_form() -> None:
-    text = 'labels.team="a b" AND status.state=RUNNING AND name="projects/p/locations/l/jobs/j" AND labels.x=y'
+    text = (
+        'labels.team="a b" AND status.state=RUNNING AND name="projects/p/locations/l/jobs/j" AND labels.x=y'
+    )
     assert parse_filter(text, allowed_states=JOB_STATES) == [
         Term("labels.team", "a b"),
         Term("status.state", "RUNNING"),
@@ -41,9 +43,7 @@ def test_refuses_anything_else(text: str) -> None:
 
 
 def test_matcher_requires_every_term() -> None:
-    terms = parse_filter(
-        'labels.team="red" AND status.state="QUEUED"', allowed_states=JOB_STATES
-    )
+    terms = parse_filter('labels.team="red" AND status.state="QUEUED"', allowed_states=JOB_STATES)
     match = matcher(terms, state_names=JOB_STATES)
     assert match("n", {"team": "red"}, JOB_STATES["QUEUED"])
     assert not match("n", {"team": "red"}, JOB_STATES["RUNNING"])

@@ -40,9 +40,7 @@ def _mismatches(v1: Any, alpha: Any, path: str, seen: set[str]) -> list[str]:
             problems.append(f"{path}.{field.name}")
             continue
         if field.message_type is not None:
-            problems += _mismatches(
-                field.message_type, other.message_type, f"{path}.{field.name}", seen
-            )
+            problems += _mismatches(field.message_type, other.message_type, f"{path}.{field.name}", seen)
     return problems
 
 

@@ -1,0 +1,49 @@
+"""BatchStreamSubmitJobOperator in real Airflow (``dag.test()``) against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+from dag_files import operator_dag
+
+from airflow_batchstream.emulator import Scenario
+from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
+
+pytestmark = pytest.mark.integration
+
+IMAGE = "us-central1-docker.pkg.dev/demo-project/containers/debian:12"
+
+
+def _task_state(dag_run) -> str:
+    (ti,) = dag_run.get_task_instances()
+    return ti.state
+
+
+def test_a_job_that_fails_fails_the_task_with_its_reason(batch_emulator, capfd):
+    batch_emulator.add_scenario(Scenario(exit_code=3), labels={"airflow-dag-id": "failing_job"})
+    dag_run = operator_dag("failing_job", image_uri=IMAGE, commands=["x"]).test()
+    assert dag_run.state == "failed"
+    assert _task_state(dag_run) == "failed"
+    task_log = "".join(capfd.readouterr())
+    assert "ended FAILED" in task_log
+    assert "exit code 3" in task_log
+    assert batch_emulator.rpc_counts()["CreateJob"] == 1
+
+
+def test_a_script_job_runs_and_its_exit_code_decides(batch_emulator, capfd):
+    job = {"taskGroups": [{"taskSpec": {"runnables": [{"script": {"text": "echo working; exit 7"}}]}}]}
+    dag_run = operator_dag("failing_script", job=job).test()
+    assert _task_state(dag_run) == "failed"
+    assert "exit code 7" in "".join(capfd.readouterr())
+
+
+def test_both_or_neither_of_job_and_image_uri_is_refused_at_parse_time():
+    with pytest.raises(ValueError, match=r"either job= .* or image_uri="):
+        BatchStreamSubmitJobOperator(task_id="t", region="us-central1")
+    with pytest.raises(ValueError, match=r"either job= .* or image_uri="):
+        BatchStreamSubmitJobOperator(task_id="t", region="us-central1", job={}, image_uri=IMAGE)
+
+
+def test_v1_api_runs_the_same_job(batch_emulator):
+    dag_run = operator_dag("v1_job", image_uri=IMAGE, api_version="v1").test()
+    assert dag_run.state == "success"
+    assert batch_emulator.rpc_counts(by_version=True).get("v1.CreateJob") == 1
