@@ -5,7 +5,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test lint unit integration clean
+.PHONY: setup demo test e2e lint unit integration clean
 
 $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
@@ -26,7 +26,12 @@ lint: setup
 	$(RUN) mypy
 
 test: lint
-	$(RUN) pytest
+	$(RUN) pytest -m "not e2e"
+
+# A real Airflow deployment (api-server, scheduler, dag-processor, triggerer) against the emulator,
+# driven through the REST API and a headless Chromium; a few minutes. See tests/e2e/.
+e2e: setup
+	$(RUN) pytest -m e2e tests/e2e
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

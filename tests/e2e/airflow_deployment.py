@@ -1,0 +1,215 @@
+"""A real Airflow 3 deployment on loopback: api-server, scheduler, dag-processor and triggerer.
+
+Each component is its own ``airflow`` process (and process group) with a throwaway
+``AIRFLOW_HOME``, LocalExecutor and SQLite (Airflow 3's ``airflow standalone`` runs the same
+pair). Only the processes started here are ever signalled, through their own process groups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+from rest_client import AirflowApi, AirflowApiError
+
+COMPONENTS: dict[str, list[str]] = {
+    "api-server": ["api-server"],
+    # Logs live on one local disk, which the api-server reads directly: no log-serving ports.
+    "scheduler": ["scheduler", "--skip-serve-logs"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer", "--skip-serve-logs"],
+}
+USERNAME = "admin"
+#: Environment variables of the test process that must not leak into the deployment.
+_OWN_PREFIXES = ("AIRFLOW_", "AIRFLOW__", "BATCH_EMULATOR_HOST")
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class AirflowDeployment:
+    """
+    Start, crash, restart and stop the components of one Airflow deployment.
+
+    :param home: an empty directory to use as ``AIRFLOW_HOME``.
+    :param dags_folder: the DAGs folder every component reads.
+    :param extra_env: variables every component gets, such as ``BATCH_EMULATOR_HOST``.
+    """
+
+    def __init__(self, home: Path, dags_folder: Path, extra_env: Mapping[str, str]) -> None:
+        self.home = home
+        self.dags_folder = dags_folder
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.password = secrets.token_urlsafe(12)
+        self.env = self._environment(dict(extra_env))
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.api = AirflowApi(self.base_url, USERNAME, self.password)
+
+    def _environment(self, extra_env: dict[str, str]) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
+        return {
+            **base,
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__BASE_URL": self.base_url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+            # Every component signs or checks the same tokens.
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            # Fast loops, so a test waits seconds rather than minutes.
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            **extra_env,
+        }
+
+    def log_path(self, component: str) -> Path:
+        """
+        Return the file that collects a component's stdout and stderr (across restarts).
+
+        :param component: a name from :data:`COMPONENTS`.
+        """
+        return self.home / f"{component}.out"
+
+    def prepare(self) -> None:
+        """Write the admin's password where SimpleAuthManager reads it, and create the database."""
+        (self.home / "passwords.json").write_text(json.dumps({USERNAME: self.password}))
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
+
+    def start_component(self, component: str) -> None:
+        """
+        Start one component in its own process group.
+
+        :param component: a name from :data:`COMPONENTS`.
+        """
+        if component in self.processes and self.processes[component].poll() is None:
+            raise RuntimeError(f"{component} is already running")
+        with self.log_path(component).open("ab") as out:
+            self.processes[component] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *COMPONENTS[component]],
+                env=self.env,
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop_component(self, component: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        """
+        Signal a component's whole process group and wait for it; SIGKILL what outlives ``timeout``.
+
+        :param component: a name from :data:`COMPONENTS`.
+        :param sig: the first signal: SIGTERM for a clean stop, SIGKILL for a crash.
+        :param timeout: seconds to wait before SIGKILL.
+        """
+        process = self.processes.pop(component, None)
+        if process is None:
+            return
+        _signal_group(process.pid, sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        # Children (task runners, log servers) may outlive their leader: end the rest of the group.
+        _signal_group(process.pid, signal.SIGKILL)
+
+    def start(self, timeout: float = 180.0) -> float:
+        """
+        Prepare, start every component, and wait until the API reports all of them healthy.
+
+        :param timeout: seconds to wait for health.
+        :return: seconds the start-up took.
+        """
+        began = time.monotonic()
+        self.prepare()
+        for component in COMPONENTS:
+            self.start_component(component)
+        self.wait_healthy(deadline=began + timeout)
+        return time.monotonic() - began
+
+    def wait_healthy(self, deadline: float) -> None:
+        """
+        Wait until ``/api/v2/monitor/health`` says every component is healthy.
+
+        :param deadline: ``time.monotonic()`` value to give up at.
+        """
+        last: object = "no answer"
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                last = self.api.health()
+            except (httpx.TransportError, AirflowApiError) as error:  # not serving yet
+                last = error
+            else:
+                if all(
+                    isinstance(part, dict) and part.get("status") == "healthy"
+                    for part in last.values()  # type: ignore[union-attr]
+                ):
+                    return
+            time.sleep(1)
+        raise TimeoutError(f"Airflow was not healthy in time; last health: {last}\n{self.diagnostics()}")
+
+    def _check_alive(self) -> None:
+        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        if dead:
+            raise RuntimeError(f"components exited: {dead}\n{self.diagnostics()}")
+
+    def stop(self) -> None:
+        """Stop every component this deployment started (SIGTERM, then SIGKILL)."""
+        for component in list(self.processes):
+            self.stop_component(component)
+        self.api.close()
+
+    def diagnostics(self, lines: int = 25) -> str:
+        """
+        Return the last lines of every component's output, for failure messages.
+
+        :param lines: how many lines of each.
+        """
+        parts = []
+        for component in COMPONENTS:
+            path = self.log_path(component)
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {component} ---\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)

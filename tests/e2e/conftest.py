@@ -1,0 +1,71 @@
+"""The end-to-end session: one emulator process and one real Airflow deployment, shared by every e2e test."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow_deployment import AirflowDeployment
+
+from airflow_batchstream.emulator.process import EmulatorProcess
+from airflow_batchstream.emulator.pytest_plugin import DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION
+
+ROOT = Path(__file__).parents[2]
+#: DAG files only the end-to-end tests use, copied into the deployment's DAGs folder with the examples.
+E2E_DAGS = Path(__file__).parent / "dags"
+#: Emulator timings: jobs take a few seconds, so a test sees QUEUED, SCHEDULED and RUNNING.
+EMULATOR_ARGS = ["--queued-seconds", "0.5", "--scheduled-seconds", "0.5", "--run-seconds", "1"]
+
+
+@pytest.fixture(scope="session")
+def emulator_process() -> Iterator[EmulatorProcess]:
+    """The Batch emulator as a child process, for the whole session."""
+    with EmulatorProcess(EMULATOR_ARGS) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def batch_client(emulator_process: EmulatorProcess) -> Any:
+    """A real ``google-cloud-batch`` v1alpha client of the emulator, to see what Airflow did there.
+
+    :param emulator_process: the emulator.
+    """
+    import grpc
+    from google.cloud import batch_v1alpha
+
+    transport = batch_v1alpha.services.batch_service.transports.BatchServiceGrpcTransport(
+        channel=grpc.insecure_channel(emulator_process.address)
+    )
+    return batch_v1alpha.BatchServiceClient(transport=transport)
+
+
+@pytest.fixture(scope="session")
+def airflow(emulator_process: EmulatorProcess) -> Iterator[AirflowDeployment]:
+    """A running Airflow deployment that talks to the emulator; stopped at the end of the session.
+
+    :param emulator_process: the emulator the deployment's tasks submit jobs to.
+    """
+    home = Path(tempfile.mkdtemp(prefix="batchstream-e2e-"))
+    dags = home / "dags"
+    shutil.copytree(ROOT / "example_dags", dags)
+    for dag_file in E2E_DAGS.glob("*.py"):
+        shutil.copy(dag_file, dags)
+    deployment = AirflowDeployment(
+        home,
+        dags,
+        {
+            "BATCH_EMULATOR_HOST": emulator_process.address,
+            DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION,
+        },
+    )
+    try:
+        seconds = deployment.start()
+        print(f"\nAirflow deployment healthy after {seconds:.1f} s at {deployment.base_url} (home {home})")
+        yield deployment
+    finally:
+        deployment.stop()
+        shutil.rmtree(home, ignore_errors=True)
