@@ -269,6 +269,7 @@ class Engine:
         self._job_scenarios: dict[str, Scenario] = {}
         self._label_scenarios: list[tuple[dict[str, str], Scenario]] = []
         self._closed = False
+        self._created = 0
 
     # ------------------------------------------------------------------ jobs
 
@@ -311,6 +312,7 @@ class Engine:
                 raise EmulatorError(grpc.StatusCode.ALREADY_EXISTS, f"Job {name} already exists")
             job = self._new_job(request, name, job_id, match.group("location"), now)
             self._jobs[name] = job
+            self._created += 1
             if request.request_id:
                 self._requests[(request.parent, request.request_id)] = (name, now)
             if job.scenario.hold_in_queue:
@@ -823,6 +825,17 @@ class Engine:
             if rec is None:
                 raise KeyError(job)
             return list(rec.logs)
+
+    @property
+    def jobs_created(self) -> int:
+        """How many jobs CreateJob really stored (an idempotent repeat or a refusal stores none)."""
+        with self._lock:
+            return self._created
+
+    def reset_created(self) -> None:
+        """Set :attr:`jobs_created` back to zero."""
+        with self._lock:
+            self._created = 0
 
     def job_names(self) -> list[str]:
         """Full names of the live jobs, oldest first."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from types import TracebackType
 from typing import Any
@@ -15,6 +15,7 @@ from google.cloud import batch_v1alpha
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
+from airflow_batchstream.emulator.control import control_handler
 from airflow_batchstream.emulator.engine import (
     PREEMPTION_EXIT_CODE,
     EmulatorError,
@@ -23,6 +24,7 @@ from airflow_batchstream.emulator.engine import (
     Scenario,
     Timings,
 )
+from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
@@ -108,6 +110,7 @@ class BatchEmulator:
         self._server: grpc.Server | None = None
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self.faults = FaultInjector()
 
     # ----------------------------------------------------------- lifecycle
 
@@ -171,9 +174,68 @@ class BatchEmulator:
             return dict(merged)
 
     def reset_counts(self) -> None:
-        """Forget the RPC counts."""
+        """Forget the RPC counts, the injected-fault counts and :meth:`jobs_created`."""
         with self._counts_lock:
             self._counts.clear()
+        self.faults.reset_injected()
+        self.engine.reset_created()
+
+    def jobs_created(self) -> int:
+        """How many jobs were really stored since start or :meth:`reset_counts`.
+
+        A CreateJob refused, failed before commit, or answered from an earlier ``request_id``
+        stores nothing; one whose response was lost after commit does.
+        """
+        return self.engine.jobs_created
+
+    def faults_injected(self) -> dict[str, int]:
+        """How many faults were injected per bare method name since start or :meth:`reset_counts`."""
+        return self.faults.injected()
+
+    # ---------------------------------------------------------------- faults
+
+    def set_faults(
+        self,
+        rate: float,
+        codes: Sequence[str] = TRANSIENT_CODES,
+        methods: Sequence[str] | None = None,
+        seed: int | None = None,
+        fault_after_commit: float = 0.0,
+    ) -> None:
+        """Fail a fraction of received RPCs with transient errors (every RPC still counts).
+
+        :param rate: probability in [0, 1] that a selected RPC fails.
+        :param codes: status code names drawn uniformly; default UNAVAILABLE, RESOURCE_EXHAUSTED,
+            DEADLINE_EXCEEDED, INTERNAL.
+        :param methods: bare method names to affect (``None``: every method).
+        :param seed: random seed, for reproducible runs.
+        :param fault_after_commit: fraction of the faults on CreateJob/CancelJob/DeleteJob that
+            happen after the change is stored ("response lost") instead of before ("request lost").
+        """
+        self.faults.set_faults(rate, codes, methods, seed, fault_after_commit)
+
+    def set_latency(self, latency_ms: float) -> None:
+        """Delay every RPC (bounded to 30 s).
+
+        :param latency_ms: the delay in milliseconds; 0 removes it.
+        """
+        self.faults.set_latency(latency_ms)
+
+    def fail_next(
+        self, method: str, code: str = "UNAVAILABLE", *, times: int = 1, after_commit: bool = False
+    ) -> None:
+        """Fail the next ``times`` calls of one method with ``code``.
+
+        :param method: the bare method name, e.g. ``"CreateJob"`` or ``"GetJob"``.
+        :param code: the status code name.
+        :param times: how many calls fail.
+        :param after_commit: store the change first, then fail (CreateJob, CancelJob, DeleteJob).
+        """
+        self.faults.fail_next(method, code, times=times, after_commit=after_commit)
+
+    def clear_faults(self) -> None:
+        """Remove random and scripted faults and the latency."""
+        self.faults.clear()
 
     def job_names(self) -> list[str]:
         """Full resource names of the jobs that exist now, oldest first."""
@@ -341,17 +403,29 @@ class BatchEmulator:
                 },
             )
         )
+        handlers.append(control_handler(self))
         return tuple(handlers)
 
     def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
+        method = key.rsplit(".", 1)[-1]
+
         def handle(request: Any, context: grpc.ServicerContext) -> bytes:
             with self._counts_lock:
                 self._counts[key] += 1
+            delay = self.faults.latency_seconds
+            if delay:
+                time.sleep(delay)
+            fault = self.faults.decide(method)
+            if fault is not None and not fault.after_commit:
+                context.abort(fault.code, fault.message)
             try:
-                return fn(request, version)
+                response = fn(request, version)
             except EmulatorError as exc:
                 context.abort(exc.code, exc.message)
                 raise  # unreachable: abort raises
+            if fault is not None:
+                context.abort(fault.code, fault.message)
+            return response
 
         return handle
 
