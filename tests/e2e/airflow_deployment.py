@@ -84,6 +84,8 @@ class AirflowDeployment:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            # A restarted triggerer takes over a dead one's triggers once its heartbeat is this old.
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
@@ -147,6 +149,30 @@ class AirflowDeployment:
             process.wait(timeout=10)
         # Children (task runners, log servers) may outlive their leader: end the rest of the group.
         _signal_group(process.pid, signal.SIGKILL)
+
+    def crash_component(self, component: str) -> None:
+        """
+        Kill a component and everything it started at once (SIGKILL to its process group).
+
+        :param component: a name from :data:`COMPONENTS`.
+        """
+        self.stop_component(component, sig=signal.SIGKILL)
+
+    def owns(self, pid: int) -> bool:
+        """
+        Tell whether a process descends from a component started here (task runners start their
+        own sessions, so the parent chain decides, not the process group).
+
+        :param pid: a process id.
+        """
+        leaders = {process.pid for process in self.processes.values()}
+        for _ in range(32):  # deeper than any component's tree
+            if pid in leaders:
+                return True
+            pid = _parent(pid)
+            if pid <= 1:
+                return False
+        return False
 
     def start(self, timeout: float = 180.0) -> float:
         """
@@ -213,3 +239,12 @@ class AirflowDeployment:
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return 0
+    # The command name (2nd field) is in parentheses and may hold spaces; the parent follows the state.
+    return int(stat.rsplit(")", 1)[1].split()[1])

@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 from airflow_deployment import AirflowDeployment
 
+from airflow_batchstream.emulator.control import EmulatorControl
 from airflow_batchstream.emulator.process import EmulatorProcess
 from airflow_batchstream.emulator.pytest_plugin import DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION
 
 ROOT = Path(__file__).parents[2]
 #: DAG files only the end-to-end tests use, copied into the deployment's DAGs folder with the examples.
 E2E_DAGS = Path(__file__).parent / "dags"
+#: Where the deployment's logs are copied at the end of the session (git-ignored).
+LOGS_ARTIFACT = ROOT / "artifacts" / "e2e" / "airflow-home"
 #: Emulator timings: jobs take a few seconds, so a test sees QUEUED, SCHEDULED and RUNNING.
 EMULATOR_ARGS = ["--queued-seconds", "0.5", "--scheduled-seconds", "0.5", "--run-seconds", "1"]
 
@@ -26,6 +29,19 @@ def emulator_process() -> Iterator[EmulatorProcess]:
     """The Batch emulator as a child process, for the whole session."""
     with EmulatorProcess(EMULATOR_ARGS) as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def emulator_control(emulator_process: EmulatorProcess) -> Iterator[EmulatorControl]:
+    """The emulator's control service: counters, faults, holding and releasing jobs.
+
+    :param emulator_process: the emulator.
+    """
+    control = emulator_process.control()
+    try:
+        yield control
+    finally:
+        control.close()
 
 
 @pytest.fixture(scope="session")
@@ -68,4 +84,7 @@ def airflow(emulator_process: EmulatorProcess) -> Iterator[AirflowDeployment]:
         yield deployment
     finally:
         deployment.stop()
+        # Component output and task logs outlive the run, for whoever reads a failure.
+        shutil.rmtree(LOGS_ARTIFACT, ignore_errors=True)
+        shutil.copytree(home, LOGS_ARTIFACT, ignore=shutil.ignore_patterns("*.db*", "dags", "*.json"))
         shutil.rmtree(home, ignore_errors=True)

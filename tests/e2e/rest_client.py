@@ -145,6 +145,27 @@ class AirflowApi:
         path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
         return {ti["task_id"]: ti for ti in self.request("GET", path).json()["task_instances"]}
 
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        """
+        Return one task instance.
+
+        :param dag_id: the DAG's id.
+        :param run_id: the run's id.
+        :param task_id: the task's id.
+        """
+        return self.request("GET", self.task_path(dag_id, run_id, task_id)).json()
+
+    def set_task_state(self, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+        """
+        Mark a task instance ``failed`` or ``success``, as the UI's "Mark as" buttons do.
+
+        :param dag_id: the DAG's id.
+        :param run_id: the run's id.
+        :param task_id: the task's id.
+        :param state: the new state.
+        """
+        self.request("PATCH", self.task_path(dag_id, run_id, task_id), json={"new_state": state})
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """
         Return a task instance's XCom value, deserialized.
