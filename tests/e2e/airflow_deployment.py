@@ -215,10 +215,23 @@ class AirflowDeployment:
         if dead:
             raise RuntimeError(f"components exited: {dead}\n{self.diagnostics()}")
 
-    def stop(self) -> None:
-        """Stop every component this deployment started (SIGTERM, then SIGKILL)."""
-        for component in list(self.processes):
-            self.stop_component(component)
+    def stop(self, timeout: float = 20.0) -> None:
+        """
+        Stop every component this deployment started: SIGTERM to all, then SIGKILL what is left.
+
+        :param timeout: seconds the components get, together, to exit cleanly.
+        """
+        processes, self.processes = self.processes, {}
+        for process in processes.values():
+            _signal_group(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+            _signal_group(process.pid, signal.SIGKILL)
         self.api.close()
 
     def diagnostics(self, lines: int = 25) -> str:

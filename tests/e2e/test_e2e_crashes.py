@@ -11,7 +11,8 @@ from e2e_helpers import TI_STATE_OF_JOB, jobs_of_run, wait_until
 
 from airflow_batchstream.spec import label_value
 
-pytestmark = pytest.mark.e2e
+# The first test also starts the deployment and the last one stops it: generous per-test limits.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 #: What the triggerer writes into the task's log when it starts running the task's trigger.
 TRIGGER_STARTED = re.compile(r"trigger \S+ \(ID \d+\) starting")

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+# The first test also starts the deployment and the last one stops it: generous per-test limits.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 PARAMS_CONF = {
     "image": "us-central1-docker.pkg.dev/demo-project/containers/python:3.13-slim",

@@ -10,7 +10,8 @@ import pytest
 from airflow_deployment import USERNAME
 from browser import CHROMIUM, chromium_page, log_in
 
-pytestmark = pytest.mark.e2e
+# The first test also starts the deployment and the last one stops it: generous per-test limits.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 DAG_ID = "example_image_streaming_simple"
 TASK_ID = "sleep_in_streamed_debian"

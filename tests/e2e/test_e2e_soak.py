@@ -1,0 +1,82 @@
+"""Soak: hundreds of Batch task instances across DAG runs while the API fails a fifth of all calls.
+
+``E2E_SOAK_TASKS`` sets how many task instances (default 200, split over runs of 50); CI runs fewer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import pytest
+from e2e_helpers import PARENT, TI_STATE_OF_JOB
+
+from airflow_batchstream.spec import label_value
+
+# The first test also starts the deployment and the last one stops it: generous per-test limits.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+
+DAG_ID = "e2e_soak"
+PER_RUN = 50
+FAULT_RATE = 0.2
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+def test_soak_every_task_ends_in_its_jobs_true_state(airflow, batch_client, emulator_control):
+    total = int(os.environ.get("E2E_SOAK_TASKS", "200"))
+    api = airflow.api
+    api.wait_for_dag(DAG_ID)
+    api.unpause(DAG_ID)
+    created_before = emulator_control.jobs_created()
+    # Transient errors on every Batch method; some CreateJob faults lose the response after the job is stored.
+    emulator_control.set_faults(rate=FAULT_RATE, seed=20261127, fault_after_commit=0.5)
+    try:
+        runs = {}
+        for start in range(0, total, PER_RUN):
+            count = min(PER_RUN, total - start)
+            failing = [i for i in range(count) if i % 17 == 5]
+            runs[api.trigger(DAG_ID, conf={"count": count, "failing": failing})] = (count, set(failing))
+        for run_id in runs:
+            api.wait_for_run(DAG_ID, run_id, timeout=900)
+        faults = emulator_control.faults_injected()
+    finally:
+        emulator_control.clear_faults()
+
+    jobs = _soak_jobs(batch_client, runs)
+    still_active = [
+        job.name for job in batch_client.list_jobs(parent=PARENT) if job.status.state.name not in TERMINAL
+    ]
+    assert not still_active, f"jobs left running: {still_active}"
+    assert sum(faults.values()) > 0, "the emulator injected no fault"
+    assert emulator_control.jobs_created() - created_before == sum(len(v) for v in jobs.values())
+    checked = 0
+    for run_id, (count, failing) in runs.items():
+        tis = _mapped_instances(api, run_id)
+        assert sorted(tis) == list(range(count))
+        for index, ti in tis.items():
+            tries = [int(job.labels["airflow-try-number"]) for job in jobs[run_id, index]]
+            # Exactly one job per try that created one; tries that reattached created none.
+            assert tries and len(tries) == len(set(tries)), (run_id, index, tries)
+            latest = max(jobs[run_id, index], key=lambda job: int(job.labels["airflow-try-number"]))
+            job_state = latest.status.state.name
+            assert job_state == ("FAILED" if index in failing else "SUCCEEDED"), (run_id, index, latest.name)
+            assert ti["state"] == TI_STATE_OF_JOB[job_state], (run_id, index, ti["state"], job_state)
+            checked += 1
+    assert checked == total
+    print(f"\nsoak: {total} task instances, {sum(len(v) for v in jobs.values())} jobs, faults {faults}")
+
+
+def _soak_jobs(batch_client, runs) -> dict[tuple[str, int], list]:
+    by_label = {label_value(run_id): run_id for run_id in runs}
+    jobs: dict[tuple[str, int], list] = defaultdict(list)
+    for job in batch_client.list_jobs(parent=PARENT):
+        run_id = by_label.get(job.labels.get("airflow-run-id", ""))
+        if job.labels.get("airflow-dag-id") == DAG_ID and run_id:
+            jobs[run_id, int(job.labels["soak-index"])].append(job)
+    return jobs
+
+
+def _mapped_instances(api, run_id: str) -> dict[int, dict]:
+    path = f"{api.task_path(DAG_ID, run_id, 'job')}/listMapped"
+    found = api.request("GET", path, params={"limit": 1000}).json()["task_instances"]
+    return {ti["map_index"]: ti for ti in found}
