@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from airflow_batchstream.emulator.engine import (
     Scenario,
     Timings,
 )
+from airflow_batchstream.emulator.registry import RegistryServer
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
@@ -108,6 +110,8 @@ class BatchEmulator:
         self._server: grpc.Server | None = None
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        #: Registry v2 + Service Usage over HTTP on loopback, for the preflight (see its module).
+        self.registry = RegistryServer(host if host in ("127.0.0.1", "localhost", "::1") else "127.0.0.1")
 
     # ----------------------------------------------------------- lifecycle
 
@@ -131,6 +135,7 @@ class BatchEmulator:
         self.port = bound
         server.start()
         self._server = server
+        self.registry.start()
         return self
 
     def stop(self, grace: float | None = 0.5) -> None:
@@ -141,6 +146,7 @@ class BatchEmulator:
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
+        self.registry.stop()
         self.engine.close()
 
     def __enter__(self) -> BatchEmulator:
@@ -341,6 +347,7 @@ class BatchEmulator:
                 },
             )
         )
+        handlers.append(_discovery_handler(lambda: self.registry.url))
         return tuple(handlers)
 
     def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
@@ -391,6 +398,15 @@ class BatchEmulator:
             if remaining <= 0 or time.monotonic() >= deadline:
                 return self.engine.get_operation(request.name)
             time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
+
+
+def _discovery_handler(url: Callable[[], str]) -> grpc.GenericRpcHandler:
+    """Answer ``/airflow_batchstream.emulator.Discovery/HttpEndpoint`` with the HTTP server's URL."""
+    from airflow_batchstream.preflight.http import DISCOVERY_METHOD
+
+    service, method = DISCOVERY_METHOD.strip("/").split("/")
+    reply = grpc.unary_unary_rpc_method_handler(lambda request, context: json.dumps({"http": url()}).encode())
+    return grpc.method_handlers_generic_handler(service, {method: reply})
 
 
 def _client_modules(api_version: str) -> tuple[Any, Any]:

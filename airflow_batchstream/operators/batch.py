@@ -52,6 +52,13 @@ class BatchStreamSubmitJobOperator(BaseOperator):
     :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
     :param poll_interval: the longest wait, in seconds, between two looks at the job; the first
         looks come sooner (0.5 s, doubling up to this).
+    :param validation: image-streaming validation before any API call: ``"strict"`` (default: any
+        violation fails the task), ``"warn"`` (log each, submit anyway) or ``"off"``.
+    :param preflight: network checks of the images' manifests and of the Container File System
+        API: ``"warn"`` (default: problems fail the task, a check that cannot run for lack of
+        permission only warns), ``"strict"`` (that fails too) or ``"off"``.
+    :param dry_run: build, validate, preflight and log the final job JSON, submit nothing, and
+        return ``{"dry_run": True, "job_name": ..., "job": ...}``.
     """
 
     template_fields: Sequence[str] = (
@@ -90,6 +97,9 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         impersonation_chain: str | Sequence[str] | None = None,
         api_version: str = DEFAULT_API_VERSION,
         poll_interval: float = 10.0,
+        validation: str = "strict",
+        preflight: str = "warn",
+        dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -116,6 +126,15 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         self.impersonation_chain = impersonation_chain
         self.api_version = api_version
         self.poll_interval = poll_interval
+        if validation not in ("strict", "warn", "off") or preflight not in ("warn", "strict", "off"):
+            raise ValueError(
+                f"{self.task_id}: validation= takes 'strict', 'warn' or 'off' and preflight= takes "
+                f"'warn', 'strict' or 'off'; got {validation!r} and {preflight!r}."
+            )
+        self.validation = validation
+        self.preflight = preflight
+        # BaseOperator already has a dry_run() method: keep the flag under another name.
+        self.is_dry_run = dry_run
 
     @cached_property
     def hook(self) -> BatchStreamHook:
@@ -128,13 +147,13 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             api_version=self.api_version,
         )
 
-    def build_job(self) -> Any:
-        """Return the ``Job`` proto this task submits, from ``job`` or the convenience arguments."""
-        from airflow_batchstream.spec import convenience_job, parse_job
+    def job_spec(self) -> Any:
+        """Return the job as given: ``job``, or the dict the convenience arguments build."""
+        from airflow_batchstream.spec import convenience_job
 
         if self.job is not None:
-            return parse_job(self.job, self.api_version)
-        spec = convenience_job(
+            return self.job
+        return convenience_job(
             image_uri=self.image_uri or "",
             commands=self.commands,
             entrypoint=self.entrypoint,
@@ -144,12 +163,28 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             environment=self.environment,
             machine_type=self.machine_type,
         )
-        return parse_job(spec, self.api_version)
+
+    def build_job(self) -> Any:
+        """Return the ``Job`` proto this task submits, from ``job`` or the convenience arguments."""
+        from airflow_batchstream.spec import parse_job
+
+        return parse_job(self.job_spec(), self.api_version)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_batchstream.preflight.submission import check_submission, dry_run_result
         from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value, make_job_id, with_labels
 
         ti = context["ti"]
+        check_submission(
+            self.hook,
+            self.job_spec(),
+            region=self.region,
+            job_id=self.job_id,
+            project_id=self.project_id,
+            validation=self.validation,
+            preflight=self.preflight,
+            log=self.log,
+        )
         job = self.build_job()
         airflow_labels = {
             "airflow-dag-id": label_value(ti.dag_id),
@@ -163,6 +198,8 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             ti.dag_id, ti.task_id, ti.run_id, -1 if ti.map_index is None else ti.map_index, ti.try_number
         )
         project_id = self.project_id or self.hook.project_id
+        if self.is_dry_run:
+            return dry_run_result(job, job_id=job_id, region=self.region, project_id=project_id, log=self.log)
         created = self.hook.submit_job(
             job=job,
             job_id=job_id,
