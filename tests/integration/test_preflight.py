@@ -33,8 +33,11 @@ def store(batch_emulator):
 
 
 def streaming_job(image: str) -> dict:
-    return {"taskGroups": [{"taskSpec": {"runnables": [{"container": {"imageUri": image,
-            "enableImageStreaming": True}}]}}]}
+    return {
+        "taskGroups": [
+            {"taskSpec": {"runnables": [{"container": {"imageUri": image, "enableImageStreaming": True}}]}}
+        ]
+    }
 
 
 def preflight(image: str, mode: str = "warn", project_id: str = "demo-project") -> list:
@@ -52,24 +55,58 @@ def register_index(store, name: str, children: list[tuple[dict, str, str]], dock
 
 
 BAD_KINDS = [
-    ("schema1-signed", lambda s: s.add_image(f"{REPO}/legacy:1", SCHEMA1_SIGNED), "legacy:1", "schema1-manifest"),
-    ("docker-empty-layer", lambda s: s.add_image(f"{REPO}/e:1", docker_v2(DEBIAN_BASE, (DOCKER_EMPTY, 32), APP)),
-     "e:1", "empty-layer"),
-    ("oci-buildkit-empty-layer", lambda s: s.add_image(f"{REPO}/o:1", oci_manifest(DEBIAN_BASE, (BUILDKIT_EMPTY, 32))),
-     "o:1", "empty-layer"),
-    ("zero-size-layer", lambda s: s.add_image(f"{REPO}/z:1", docker_v2(DEBIAN_BASE, ("sha256:" + "0f" * 32, 0))),
-     "z:1", "empty-layer"),
-    ("docker-duplicate-layer", lambda s: s.add_image(f"{REPO}/d:1", docker_v2(DEBIAN_BASE, APP, APP)),
-     "d:1", "duplicate-layer"),
-    ("oci-duplicate-layer", lambda s: s.add_image(f"{REPO}/od:1", oci_manifest(PY_DEPS, DEBIAN_BASE, PY_DEPS)),
-     "od:1", "duplicate-layer"),
-    ("index-amd64-child-duplicate",
-     lambda s: register_index(s, "multi", [(oci_manifest(DEBIAN_BASE), "linux", "arm64"),
-                                           (oci_manifest(APP, APP), "linux", "amd64")]),
-     "multi:1", "duplicate-layer"),
-    ("manifest-list-arm-only",
-     lambda s: register_index(s, "arm", [(docker_v2(DEBIAN_BASE), "linux", "arm64")], docker_list=True),
-     "arm:1", "no-linux-amd64"),
+    (
+        "schema1-signed",
+        lambda s: s.add_image(f"{REPO}/legacy:1", SCHEMA1_SIGNED),
+        "legacy:1",
+        "schema1-manifest",
+    ),
+    (
+        "docker-empty-layer",
+        lambda s: s.add_image(f"{REPO}/e:1", docker_v2(DEBIAN_BASE, (DOCKER_EMPTY, 32), APP)),
+        "e:1",
+        "empty-layer",
+    ),
+    (
+        "oci-buildkit-empty-layer",
+        lambda s: s.add_image(f"{REPO}/o:1", oci_manifest(DEBIAN_BASE, (BUILDKIT_EMPTY, 32))),
+        "o:1",
+        "empty-layer",
+    ),
+    (
+        "zero-size-layer",
+        lambda s: s.add_image(f"{REPO}/z:1", docker_v2(DEBIAN_BASE, ("sha256:" + "0f" * 32, 0))),
+        "z:1",
+        "empty-layer",
+    ),
+    (
+        "docker-duplicate-layer",
+        lambda s: s.add_image(f"{REPO}/d:1", docker_v2(DEBIAN_BASE, APP, APP)),
+        "d:1",
+        "duplicate-layer",
+    ),
+    (
+        "oci-duplicate-layer",
+        lambda s: s.add_image(f"{REPO}/od:1", oci_manifest(PY_DEPS, DEBIAN_BASE, PY_DEPS)),
+        "od:1",
+        "duplicate-layer",
+    ),
+    (
+        "index-amd64-child-duplicate",
+        lambda s: register_index(
+            s,
+            "multi",
+            [(oci_manifest(DEBIAN_BASE), "linux", "arm64"), (oci_manifest(APP, APP), "linux", "amd64")],
+        ),
+        "multi:1",
+        "duplicate-layer",
+    ),
+    (
+        "manifest-list-arm-only",
+        lambda s: register_index(s, "arm", [(docker_v2(DEBIAN_BASE), "linux", "arm64")], docker_list=True),
+        "arm:1",
+        "no-linux-amd64",
+    ),
 ]
 
 
@@ -87,8 +124,11 @@ def test_each_bad_manifest_kind_is_refused(store, name, register, image, rule):
     [
         lambda s: s.add_image(f"{REPO}/good:1", docker_v2(DEBIAN_BASE, PY_DEPS, APP)),
         lambda s: s.add_image(f"{REPO}/good:1", oci_manifest(DEBIAN_BASE, PY_DEPS)),
-        lambda s: register_index(s, "good", [(oci_manifest(APP, APP), "linux", "arm64"),
-                                             (oci_manifest(DEBIAN_BASE, APP), "linux", "amd64")]),
+        lambda s: register_index(
+            s,
+            "good",
+            [(oci_manifest(APP, APP), "linux", "arm64"), (oci_manifest(DEBIAN_BASE, APP), "linux", "amd64")],
+        ),
     ],
     ids=["docker-schema2", "oci-manifest", "oci-index-resolved-to-amd64"],
 )
@@ -110,7 +150,9 @@ def test_a_disabled_api_names_the_enable_command(store):
         preflight(f"{REPO}/debian:12", project_id="other-project")
     (finding,) = raised.value.findings
     assert finding.rule == "api-disabled"
-    assert "gcloud services enable containerfilesystem.googleapis.com --project=other-project" in str(raised.value)
+    assert "gcloud services enable containerfilesystem.googleapis.com --project=other-project" in str(
+        raised.value
+    )
 
 
 def test_a_permission_error_only_warns_unless_strict(store, capfd):
@@ -134,8 +176,11 @@ def test_passing_checks_are_cached_for_the_process(store):
 
 def test_the_store_reports_image_sizes_for_the_start_up_model(store):
     store.add_image(f"{REPO}/sized:1", docker_v2(DEBIAN_BASE, PY_DEPS, APP))
-    register_index(store, "sized-multi", [(oci_manifest(APP), "linux", "arm64"),
-                                          (oci_manifest(DEBIAN_BASE, PY_DEPS), "linux", "amd64")])
+    register_index(
+        store,
+        "sized-multi",
+        [(oci_manifest(APP), "linux", "arm64"), (oci_manifest(DEBIAN_BASE, PY_DEPS), "linux", "amd64")],
+    )
     assert store.image_size(f"{REPO}/sized:1") == DEBIAN_BASE[1] + PY_DEPS[1] + APP[1]
     assert store.image_size(f"{REPO}/sized-multi:1") == DEBIAN_BASE[1] + PY_DEPS[1]
     assert store.image_size(f"{REPO}/legacy:1") is None

@@ -49,7 +49,9 @@ def test_warn_mode_logs_and_submits(batch_emulator, capfd):
 
 def test_off_mode_submits_without_looking(batch_emulator):
     spec = job({"imageUri": GOOD_IMAGE, "options": "--network host"})
-    assert operator_dag("unchecked_job", job=spec, validation="off", preflight="off").test().state == "success"
+    assert (
+        operator_dag("unchecked_job", job=spec, validation="off", preflight="off").test().state == "success"
+    )
     assert batch_emulator.rpc_counts()["CreateJob"] == 1
 
 
@@ -67,8 +69,9 @@ def test_a_preflight_problem_fails_the_task_before_create(batch_emulator, capfd)
 def test_dry_run_validates_preflights_and_submits_nothing(batch_emulator):
     clear_cache()
     spec = job({"imageUri": GOOD_IMAGE, "password": "hunter2-secret"})
-    operator = BatchStreamSubmitJobOperator(task_id="t", region="us-central1", job=spec, dry_run=True,
-                                            validation="warn")
+    operator = BatchStreamSubmitJobOperator(
+        task_id="t", region="us-central1", job=spec, dry_run=True, validation="warn"
+    )
     result = operator.execute(CONTEXT)  # type: ignore[arg-type]
     assert result["dry_run"] is True and result["state"] == "NOT_SUBMITTED"
     assert result["job_name"].startswith("projects/demo-project/locations/us-central1/jobs/d-t-")
@@ -82,6 +85,8 @@ def test_dry_run_validates_preflights_and_submits_nothing(batch_emulator):
 
 def test_bad_mode_names_are_refused_at_parse_time():
     with pytest.raises(ValueError, match="validation= takes"):
-        BatchStreamSubmitJobOperator(task_id="t", region="us-central1", image_uri=GOOD_IMAGE, validation="loud")
+        BatchStreamSubmitJobOperator(
+            task_id="t", region="us-central1", image_uri=GOOD_IMAGE, validation="loud"
+        )
     with pytest.raises(ValueError, match="preflight= takes"):
         BatchStreamSubmitJobOperator(task_id="t", region="us-central1", image_uri=GOOD_IMAGE, preflight="yes")

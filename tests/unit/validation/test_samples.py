@@ -18,31 +18,68 @@ from airflow_batchstream.validation import validate_job
 
 IMAGE = "us-central1-docker.pkg.dev/demo-project/containers/app:1"
 DOLLAR = {
-    "Location": "us-central1", "ProjectID": "demo-project", "RepositoryName": "containers", "Image": "app:1",
-    "BootDiskImage": "projects/debian-cloud/global/images/family/debian-12", "BootDiskSize": "50",
-    "BootDiskType": "pd-balanced", "REMOTE_PATH": "demo-bucket", "MOUNT_PATH": "/mnt/disks/share",
-    "MOUNT_OPTIONS": "rw,async", "INSTALL_GPU_DRIVERS": "true", "MACHINE_TYPE": "n1-standard-4",
-    "GPU_TYPE": "nvidia-tesla-t4", "GPU_COUNT": "1", "ALLOWED_LOCATION": "regions/us-central1",
-    "DEVICE_NAME": "scratch", "LOCAL_SSD_SIZE": "375", "CONTAINER_IMAGE_URI": IMAGE,
-    "BLOCK_EXTERNAL_NETWORK": "true", "HOST_PROJECT_ID": "demo-host", "NETWORK": "default",
-    "REGION": "us-central1", "SUBNET": "default", "NO_EXTERNAL_IP_ADDRESS": "true", "SERVER": "10.0.0.2",
-    "FOLLOWING_SCRIPT": "echo done", "TASK_COUNT": "4", "PARALLELISM": "2", "TASK_COUNT_PER_NODE": "2",
-    "ALLOWED_LOCATIONS": "regions/us-central1", "EXT_DISK_SELF_LINK": "projects/demo-project/zones/us-central1-a/disks/d",
-    "ALLOWED_REGION": "regions/us-central1", "ALLOWED_ZONE": "zones/us-central1-a", "NEW_DISK_SIZE": "100",
-    "NEW_DISK_TYPE": "pd-balanced", "JobStateTopic": "jobs", "TaskStateTopic": "tasks",
+    "Location": "us-central1",
+    "ProjectID": "demo-project",
+    "RepositoryName": "containers",
+    "Image": "app:1",
+    "BootDiskImage": "projects/debian-cloud/global/images/family/debian-12",
+    "BootDiskSize": "50",
+    "BootDiskType": "pd-balanced",
+    "REMOTE_PATH": "demo-bucket",
+    "MOUNT_PATH": "/mnt/disks/share",
+    "MOUNT_OPTIONS": "rw,async",
+    "INSTALL_GPU_DRIVERS": "true",
+    "MACHINE_TYPE": "n1-standard-4",
+    "GPU_TYPE": "nvidia-tesla-t4",
+    "GPU_COUNT": "1",
+    "ALLOWED_LOCATION": "regions/us-central1",
+    "DEVICE_NAME": "scratch",
+    "LOCAL_SSD_SIZE": "375",
+    "CONTAINER_IMAGE_URI": IMAGE,
+    "BLOCK_EXTERNAL_NETWORK": "true",
+    "HOST_PROJECT_ID": "demo-host",
+    "NETWORK": "default",
+    "REGION": "us-central1",
+    "SUBNET": "default",
+    "NO_EXTERNAL_IP_ADDRESS": "true",
+    "SERVER": "10.0.0.2",
+    "FOLLOWING_SCRIPT": "echo done",
+    "TASK_COUNT": "4",
+    "PARALLELISM": "2",
+    "TASK_COUNT_PER_NODE": "2",
+    "ALLOWED_LOCATIONS": "regions/us-central1",
+    "EXT_DISK_SELF_LINK": "projects/demo-project/zones/us-central1-a/disks/d",
+    "ALLOWED_REGION": "regions/us-central1",
+    "ALLOWED_ZONE": "zones/us-central1-a",
+    "NEW_DISK_SIZE": "100",
+    "NEW_DISK_TYPE": "pd-balanced",
+    "JobStateTopic": "jobs",
+    "TaskStateTopic": "tasks",
     "ServiceAccountEmail": "batch@demo-project.iam.gserviceaccount.com",
     "InstanceTemplateWithSA": "projects/demo-project/global/instanceTemplates/batch",
     "CONTAINER_IMAGE": "us-central1-docker.pkg.dev/demo-project/containers/axolotl:1",
-    "CONTAINER_COMMAND": "accelerate launch -m axolotl.cli.train config.yaml", "SHM_SIZE": "1g",
+    "CONTAINER_COMMAND": "accelerate launch -m axolotl.cli.train config.yaml",
+    "SHM_SIZE": "1g",
     "WANDB_API_KEY_SECRET": "projects/demo-project/secrets/wandb/versions/1",
-    "HF_TOKEN_SECRET": "projects/demo-project/secrets/hf/versions/1", "BUCKET_PATH": "demo-bucket",
-    "CPU_MILLI": "8000", "MEMORY_MIB": "30000", "BOOT_DISK_SIZE_GB": "200", "RESERVATION": "NO_RESERVATION",
-    "BATCH_SERVICE_ACCOUNT_EMAIL": "batch@demo-project.iam.gserviceaccount.com", "LOGS_DESTINATION": "CLOUD_LOGGING",
+    "HF_TOKEN_SECRET": "projects/demo-project/secrets/hf/versions/1",
+    "BUCKET_PATH": "demo-bucket",
+    "CPU_MILLI": "8000",
+    "MEMORY_MIB": "30000",
+    "BOOT_DISK_SIZE_GB": "200",
+    "RESERVATION": "NO_RESERVATION",
+    "BATCH_SERVICE_ACCOUNT_EMAIL": "batch@demo-project.iam.gserviceaccount.com",
+    "LOGS_DESTINATION": "CLOUD_LOGGING",
 }
 ANGLE = {
-    "your project": "demo-project", "your repo": "containers", "your image name": "app:1",
-    "CUSTOM_GPU_TYPE": "nvidia-l4", "CUSTOM_BOOT_IMAGE": "batch-hpc-rocky", "CUSTOM_BOOT_DISK_SIZE": "50",
-    "SELECTED_ZONE": "us-central1-a", "SRUN_COMMAND": "srun hostname", "YOUR PROJECT ID": "demo-project",
+    "your project": "demo-project",
+    "your repo": "containers",
+    "your image name": "app:1",
+    "CUSTOM_GPU_TYPE": "nvidia-l4",
+    "CUSTOM_BOOT_IMAGE": "batch-hpc-rocky",
+    "CUSTOM_BOOT_DISK_SIZE": "50",
+    "SELECTED_ZONE": "us-central1-a",
+    "SRUN_COMMAND": "srun hostname",
+    "YOUR PROJECT ID": "demo-project",
 }
 R = "task_groups[0].task_spec.runnables"
 
@@ -96,7 +133,9 @@ VERDICTS: dict[str, set[tuple[str, str]]] = {
     "simple-mpi/job.yaml": set(),
     # instances written as one object where Batch wants a list
     "slurm-to-batch/examples/example_batch_job.yaml": {("parse-error", "allocation_policy.instances")},
-    "slurm-to-batch/examples/example_batch_job_template.yaml": {("parse-error", "allocation_policy.instances")},
+    "slurm-to-batch/examples/example_batch_job_template.yaml": {
+        ("parse-error", "allocation_policy.instances")
+    },
     "transcoding/job.json": set(),
     "wrf/job.yaml": set(),
 }
@@ -134,7 +173,9 @@ def stream_containers(spec: Any) -> Any:
 def test_every_sample_file_has_a_verdict():
     if not SAMPLES_DIR.exists():
         pytest.skip("the shared samples are not here")
-    files = {str(p.relative_to(SAMPLES_DIR)) for p in SAMPLES_DIR.rglob("*") if p.suffix in (".json", ".yaml")}
+    files = {
+        str(p.relative_to(SAMPLES_DIR)) for p in SAMPLES_DIR.rglob("*") if p.suffix in (".json", ".yaml")
+    }
     assert files == set(VERDICTS)
 
 

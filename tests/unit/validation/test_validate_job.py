@@ -27,9 +27,18 @@ def test_a_good_job_passes_in_every_accepted_form(api_version):
     from google.cloud import batch_v1, batch_v1alpha
 
     module = batch_v1alpha if api_version == "v1alpha" else batch_v1
-    camel = job({"imageUri": GOOD_IMAGE, "commands": ["run"], "volumes": ["/tmp:/tmp"]}, taskCount=4, parallelism=2)
-    snake = {"task_groups": [{"task_spec": {"runnables": [{"container": {"image_uri": GOOD_IMAGE,
-             "enable_image_streaming": True}}]}}]}
+    camel = job(
+        {"imageUri": GOOD_IMAGE, "commands": ["run"], "volumes": ["/tmp:/tmp"]}, taskCount=4, parallelism=2
+    )
+    snake = {
+        "task_groups": [
+            {
+                "task_spec": {
+                    "runnables": [{"container": {"image_uri": GOOD_IMAGE, "enable_image_streaming": True}}]
+                }
+            }
+        ]
+    }
     proto = module.Job.from_json(json.dumps(camel))
     for form in (camel, snake, json.dumps(camel), proto, module.Job.pb(proto)):
         assert validate_job(form, region="us-central1", api_version=api_version, job_id="nightly-etl-1") == []
@@ -37,9 +46,17 @@ def test_a_good_job_passes_in_every_accepted_form(api_version):
 
 def test_multi_region_repositories_serve_the_regions_they_contain():
     assert validate_job(job({"imageUri": "us-docker.pkg.dev/demo-project/c/app:1"}), region="us-west2") == []
-    assert validate_job(job({"imageUri": "europe-docker.pkg.dev/demo-project/c/app:1"}), region="europe-west4") == []
+    assert (
+        validate_job(job({"imageUri": "europe-docker.pkg.dev/demo-project/c/app:1"}), region="europe-west4")
+        == []
+    )
     digest = "sha256:" + "ab" * 32
-    assert validate_job(job({"imageUri": f"asia-docker.pkg.dev/demo-project/c/app@{digest}"}), region="asia-east1") == []
+    assert (
+        validate_job(
+            job({"imageUri": f"asia-docker.pkg.dev/demo-project/c/app@{digest}"}), region="asia-east1"
+        )
+        == []
+    )
 
 
 def test_a_script_only_job_has_nothing_to_stream_and_passes():
@@ -55,8 +72,14 @@ def test_every_problem_is_reported_at_once_and_printed_one_per_line():
     )
     violations = validate_job(spec, region="us-central1-a", job_id="Bad_Id")
     rules = [v.rule for v in violations]
-    for rule in ("bad-region", "bad-job-id", "parse-error", "bad-task-count", "mixed-streaming",
-                 "ignored-container-field"):
+    for rule in (
+        "bad-region",
+        "bad-job-id",
+        "parse-error",
+        "bad-task-count",
+        "mixed-streaming",
+        "ignored-container-field",
+    ):
         assert rule in rules
     text = str(ImageStreamingValidationError(violations))
     assert len(text.splitlines()) == len(violations) + 1
@@ -75,7 +98,7 @@ def test_parse_errors_name_the_path_and_the_expectation_not_protobuf():
     spec = job({"imageUri": GOOD_IMAGE, "commands": "/scripts/run.sh"})
     spec["allocationPolicy"] = {"instances": {"policy": {"machineType": "e2-standard-4"}}}
     messages = {v.path: f"{v.message} {v.hint}" for v in validate_job(spec, region="us-central1")}
-    assert "expected a list, got string \"/scripts/run.sh\"" in messages[f"{C0}.commands"]
+    assert 'expected a list, got string "/scripts/run.sh"' in messages[f"{C0}.commands"]
     assert '["/scripts/run.sh"]' in messages[f"{C0}.commands"]
     assert "expected a list, got object" in messages["allocation_policy.instances"]
     assert not any("google.protobuf" in message or "Traceback" in message for message in messages.values())
