@@ -21,8 +21,16 @@ PY_DEPS = ("sha256:57de64c72267e88e952b064236cb906c7626f7c07a1a2d5900cf6953e7263
 APP = ("sha256:cd1fc1696ecd26a5941dda9fb149af093b44010744b855d220fc44264a5a0f15", 566_962)
 
 
-def _layers(media_type: str, *layers: tuple[str, int]) -> list[dict[str, Any]]:
-    return [{"mediaType": media_type, "size": size, "digest": digest} for digest, size in layers]
+def _manifest(
+    kind: str, config: tuple[str, int, str], layer_type: str, layers: tuple[tuple[str, int], ...]
+) -> dict:
+    config_type, config_size, config_digest = config
+    return {
+        "schemaVersion": 2,
+        "mediaType": kind,
+        "config": {"mediaType": config_type, "size": config_size, "digest": config_digest},
+        "layers": [{"mediaType": layer_type, "size": size, "digest": digest} for digest, size in layers],
+    }
 
 
 def docker_v2(*layers: tuple[str, int]) -> dict[str, Any]:
@@ -31,35 +39,28 @@ def docker_v2(*layers: tuple[str, int]) -> dict[str, Any]:
 
     :param layers: ``(digest, size)`` of each layer.
     """
-    return {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 7023,
-            "digest": "sha256:054abe38b1e6f863befa4258cbfaf127b1cc9440d2e2e349b15d22e676b591e7",
-        },
-        "layers": _layers(DOCKER_LAYER, *layers),
-    }
+    config = (
+        "application/vnd.docker.container.image.v1+json",
+        7023,
+        "sha256:054abe38b1e6f863befa4258cbfaf127b1cc9440d2e2e349b15d22e676b591e7",
+    )
+    return _manifest("application/vnd.docker.distribution.manifest.v2+json", config, DOCKER_LAYER, layers)
 
 
 def oci_manifest(*layers: tuple[str, int]) -> dict[str, Any]:
     """
-    Return an OCI image manifest as BuildKit pushes it.
+    Return an OCI image manifest as BuildKit pushes it (with its creation annotation).
 
     :param layers: ``(digest, size)`` of each layer.
     """
-    return {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "size": 2297,
-            "digest": "sha256:6d1ef012b5674ad8a127ecfa9b5e6f5178d171b90ee462846974177fd9bdd39f",
-        },
-        "layers": _layers(OCI_LAYER, *layers),
-        "annotations": {"org.opencontainers.image.created": "2026-11-02T10:14:03Z"},
-    }
+    config = (
+        "application/vnd.oci.image.config.v1+json",
+        2297,
+        "sha256:6d1ef012b5674ad8a127ecfa9b5e6f5178d171b90ee462846974177fd9bdd39f",
+    )
+    document = _manifest("application/vnd.oci.image.manifest.v1+json", config, OCI_LAYER, layers)
+    document["annotations"] = {"org.opencontainers.image.created": "2026-11-02T10:14:03Z"}
+    return document
 
 
 def index(entries: list[tuple[str, int, str, str]], *, docker_list: bool = False) -> dict[str, Any]:
