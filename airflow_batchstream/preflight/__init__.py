@@ -86,7 +86,7 @@ def access_token(credentials: Any) -> str | None:
 
 def run_preflight(
     images: Sequence[tuple[str, str]],
-    project_id: str,
+    project_id: str | None,
     credentials: Any,
     *,
     mode: str = "warn",
@@ -146,7 +146,7 @@ def _check_image(path: str, uri: str, token: str | None, session: Any) -> list[F
     return [Finding(uri, p.rule, p.message, p.hint, path) for p in verdict.problems]
 
 
-def _check_api(project_id: str, session: Any) -> list[Finding]:
+def _check_api(project_id: str | None, session: Any) -> list[Finding]:
     from airflow_batchstream.preflight.registry import AccessProblem
     from airflow_batchstream.preflight.service_usage import (
         CONTAINER_FILE_SYSTEM_API,
@@ -154,6 +154,12 @@ def _check_api(project_id: str, session: Any) -> list[Finding]:
         service_state,
     )
 
+    if not project_id:
+        return [
+            Finding(
+                "project", "preflight-unavailable", "no project id: give project_id or a connection project"
+            )
+        ]
     if ("project", project_id) in _passed:
         return []
     subject = f"project {project_id}"

@@ -113,3 +113,11 @@ def test_a_misspelt_field_gets_the_nearest_name_as_hint():
 def test_gcr_io_hint_gives_the_pkg_dev_path_of_the_same_repository():
     (violation,) = validate_job(job({"imageUri": "gcr.io/demo-project/tools/app:2"}), region="us-east4")
     assert "'us-docker.pkg.dev/demo-project/gcr.io/tools/app:2'" in violation.hint
+
+
+def test_a_field_of_the_other_api_version_says_so():
+    spec = {**job(), "schedulingPolicy": "AS_SOON_AS_POSSIBLE"}
+    assert validate_job(spec, region="us-central1", api_version="v1alpha") == []
+    (violation,) = validate_job(spec, region="us-central1", api_version="v1")
+    assert (violation.rule, violation.path) == ("unknown-field", "schedulingPolicy")
+    assert "check api_version" in violation.message
