@@ -184,3 +184,17 @@ def test_the_store_reports_image_sizes_for_the_start_up_model(store):
     assert store.image_size(f"{REPO}/sized:1") == DEBIAN_BASE[1] + PY_DEPS[1] + APP[1]
     assert store.image_size(f"{REPO}/sized-multi:1") == DEBIAN_BASE[1] + PY_DEPS[1]
     assert store.image_size(f"{REPO}/legacy:1") is None
+
+
+def test_the_cli_emulator_is_found_through_its_discovery_method(monkeypatch):
+    from airflow_batchstream.emulator.process import EmulatorProcess
+    from airflow_batchstream.emulator.pytest_plugin import DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION
+
+    clear_cache()
+    monkeypatch.setenv(DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION)
+    with EmulatorProcess() as process:
+        monkeypatch.setenv("BATCH_EMULATOR_HOST", process.address)
+        from airflow_batchstream.preflight.http import emulator_http_endpoint
+
+        assert emulator_http_endpoint().startswith("http://127.0.0.1:")
+        assert preflight(f"{REPO}/debian:12") == []
