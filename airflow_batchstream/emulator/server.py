@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 from google.cloud import batch_v1alpha
+from google.cloud.logging_v2.types import ListLogEntriesRequest
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
@@ -25,9 +26,11 @@ from airflow_batchstream.emulator.engine import (
     Timings,
 )
 from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
+from airflow_batchstream.emulator.logs import render_entry
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
+_LOGGING_SERVICE = "google.logging.v2.LoggingServiceV2"
 
 _Handler = Callable[[Any, str], bytes]
 
@@ -328,6 +331,26 @@ class BatchEmulator:
             transport=transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
         )
 
+    def logging_client(self) -> Any:
+        """A synchronous ``LoggingServiceV2Client`` (GAPIC) reading this emulator's task logs."""
+        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+        from google.cloud.logging_v2.services.logging_service_v2.transports import (
+            LoggingServiceV2GrpcTransport,
+        )
+
+        channel = grpc.insecure_channel(self.address)
+        return LoggingServiceV2Client(transport=LoggingServiceV2GrpcTransport(channel=channel))
+
+    def async_logging_client(self) -> Any:
+        """An asyncio ``LoggingServiceV2AsyncClient``; create it inside the running event loop."""
+        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2AsyncClient
+        from google.cloud.logging_v2.services.logging_service_v2.transports import (
+            LoggingServiceV2GrpcAsyncIOTransport,
+        )
+
+        channel = grpc.aio.insecure_channel(self.address)
+        return LoggingServiceV2AsyncClient(transport=LoggingServiceV2GrpcAsyncIOTransport(channel=channel))
+
     # -------------------------------------------------------------- serving
 
     def _handlers(self) -> tuple[grpc.GenericRpcHandler, ...]:
@@ -403,6 +426,18 @@ class BatchEmulator:
                 },
             )
         )
+        handlers.append(
+            grpc.method_handlers_generic_handler(
+                _LOGGING_SERVICE,
+                {
+                    "ListLogEntries": grpc.unary_unary_rpc_method_handler(
+                        self._wrap("logging.ListLogEntries", "", self._list_log_entries),
+                        request_deserializer=_pb(ListLogEntriesRequest),
+                        response_serializer=_identity,
+                    )
+                },
+            )
+        )
         handlers.append(control_handler(self))
         return tuple(handlers)
 
@@ -438,6 +473,16 @@ class BatchEmulator:
             request.order_by,
         )
         return _list_response(1, jobs, token)
+
+    def _list_log_entries(self, request: Any, version: str) -> bytes:
+        entries, token = self.engine.list_log_entries(
+            list(request.resource_names),
+            request.filter,
+            request.order_by,
+            request.page_size,
+            request.page_token,
+        )
+        return _list_response(1, [render_entry(e) for e in entries], token)
 
     def _list_tasks(self, request: Any, version: str) -> bytes:
         tasks, token = self.engine.list_tasks(
