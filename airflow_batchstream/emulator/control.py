@@ -48,6 +48,7 @@ OPERATIONS = (
     "add_scenario",
     "job_names",
     "task_logs",
+    "register_image",
 )
 
 

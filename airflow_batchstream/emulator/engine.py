@@ -39,6 +39,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, empty_pb2
 
 from airflow_batchstream.emulator.filters import FilterError, matcher, parse_filter
+from airflow_batchstream.emulator.images import ImageCatalog
 from airflow_batchstream.emulator.logs import (
     LogEntry,
     LogFilterError,
@@ -47,7 +48,7 @@ from airflow_batchstream.emulator.logs import (
     parse_log_filter,
     parse_order_by,
 )
-from airflow_batchstream.emulator.runtime import simulated_lines
+from airflow_batchstream.emulator.runtime import ContainerRuntime, SimulatedRuntime, simulated_lines
 
 JobState = batch_v1alpha.JobStatus.State
 TaskState = batch_v1alpha.TaskStatus.State
@@ -200,12 +201,6 @@ class _Job:
     cache_key: tuple[int, int] | None = None
     cache_bytes: bytes = b""
 
-    @property
-    def has_scripts(self) -> bool:
-        return any(
-            r.WhichOneof("executable") == "script" for r in self.spec.task_groups[0].task_spec.runnables
-        )
-
 
 def _to_ts(msg: Any, t: float) -> None:
     msg.FromNanoseconds(int(t * 1e9))
@@ -249,11 +244,21 @@ class Engine:
 
     :param timings: the phase durations.
     :param clock: a function returning the current time in epoch seconds (tests may fake it).
+    :param images: image sizes and the pull model (default: 512 MiB images at 1 GiB/s).
+    :param runtime: how container runnables run (default: simulated).
     """
 
-    def __init__(self, timings: Timings | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        timings: Timings | None = None,
+        clock: Callable[[], float] = time.time,
+        images: ImageCatalog | None = None,
+        runtime: ContainerRuntime | None = None,
+    ) -> None:
         self.timings = timings or Timings()
         self.clock = clock
+        self.images = images or ImageCatalog()
+        self.runtime = runtime or SimulatedRuntime()
         self._lock = threading.RLock()
         self._jobs: dict[str, _Job] = {}
         self._requests: dict[tuple[str, str], tuple[str, float]] = {}
@@ -854,19 +859,20 @@ class Engine:
     def _plan(self, job: _Job, leave_queue: float, after: float | None = None) -> None:
         """Add the events from leaving QUEUED on; ``after`` keeps only events later than it."""
         job.leave_queue = leave_queue
-        t_run = leave_queue + self.timings.scheduled_seconds
+        t_assign = leave_queue + self.timings.scheduled_seconds
+        pull = self.images.pull_seconds(job.spec.task_groups[0].task_spec.runnables)
         events = [_job_event(job, leave_queue, JobState.QUEUED, JobState.SCHEDULED)]
-        if job.has_scripts:
+        if self._needs_driver(job):
             if after is None:
                 job.driver = threading.Thread(
                     target=self._drive,
-                    args=(job, t_run, job.stop_event),
+                    args=(job, t_assign + pull, job.stop_event),
                     name=f"emulator-{job.job_id}",
                     daemon=True,
                 )
                 job.driver.start()
         else:
-            planned, lines = self._simulate(job, t_run)
+            planned, lines = self._simulate(job, t_assign, pull)
             events.extend(planned)
             for line in lines:
                 if after is None or line.time > after:
@@ -875,10 +881,17 @@ class Engine:
             if after is None or event.time > after:
                 self._add(job, event)
 
-    def _simulate(self, job: _Job, t_run: float) -> tuple[list[_Event], list[LogLine]]:
-        """Plan simulated tasks in ``parallelism`` slots; retries rerun a failed task.
+    def _needs_driver(self, job: _Job) -> bool:
+        """Whether a thread must really run the job's work (scripts, or containers off the simulator)."""
+        kinds = {r.WhichOneof("executable") for r in job.spec.task_groups[0].task_spec.runnables}
+        return "script" in kinds or ("container" in kinds and self.runtime.name != "simulate")
 
-        Returns the events and the log lines the simulated containers write.
+    def _simulate(self, job: _Job, t_assign: float, pull: float) -> tuple[list[_Event], list[LogLine]]:
+        """Plan simulated tasks in ``parallelism`` slots (one VM each); retries rerun a failed task.
+
+        A slot's first task waits ``pull`` seconds between ASSIGNED and RUNNING (the image
+        download); later tasks on the same slot find the image cached. The job turns RUNNING
+        when its first task does. Returns the events and the lines the containers write.
         """
         spec = job.spec.task_groups[0].task_spec
         lines: list[LogLine] = []
@@ -888,14 +901,17 @@ class Engine:
         )
         duration = containers * per_container
         limit = _seconds(spec.max_run_duration) or None
-        slots = [t_run] * job.parallelism
-        events: list[_Event] = [_job_event(job, t_run, JobState.SCHEDULED, JobState.RUNNING)]
+        slots = [t_assign] * job.parallelism
+        pulled = [False] * job.parallelism
+        events: list[_Event] = [_job_event(job, t_assign + pull, JobState.SCHEDULED, JobState.RUNNING)]
         first_failure: tuple[int, int] | None = None
-        end = t_run
+        end = t_assign + pull
         for index in range(job.task_count):
             for attempt in range(spec.max_retry_count + 1):
                 slot = min(range(len(slots)), key=slots.__getitem__)
-                start = slots[slot]
+                assigned = slots[slot]
+                start = assigned if pulled[slot] else assigned + pull
+                pulled[slot] = True
                 code = job.scenario.exit_code_for(index) if containers else 0
                 finish = start + duration
                 if limit is not None and duration > limit:
@@ -903,7 +919,7 @@ class Engine:
                 slots[slot] = finish
                 end = max(end, finish)
                 lines.extend(simulated_lines(spec.runnables, start, finish, index, attempt, code))
-                events.append(_task_event(job, start, index, TaskState.PENDING, TaskState.ASSIGNED))
+                events.append(_task_event(job, assigned, index, TaskState.PENDING, TaskState.ASSIGNED))
                 events.append(_task_event(job, start, index, TaskState.ASSIGNED, TaskState.RUNNING))
                 if code == 0:
                     events.append(_task_event(job, finish, index, TaskState.RUNNING, TaskState.SUCCEEDED))

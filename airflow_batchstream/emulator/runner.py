@@ -1,4 +1,4 @@
-"""Running one task of a script job: scripts in real subprocesses, containers simulated.
+"""Running one task of a driven job: scripts in real subprocesses, containers through the runtime.
 
 Each script runs as ``/bin/sh -c TEXT`` (or ``/bin/sh PATH``) in its own process group, with
 the Batch task variables set (``BATCH_TASK_INDEX``, ``BATCH_TASK_COUNT``,
@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow_batchstream.emulator.engine import (
     TIMEOUT_EXIT_CODE,
@@ -22,11 +22,14 @@ from airflow_batchstream.emulator.engine import (
     _kill,
     _seconds,
 )
+from airflow_batchstream.emulator.runtime import simulated_lines
 
 if TYPE_CHECKING:
     from airflow_batchstream.emulator.engine import Engine, _Job
 
 KILLED_EXIT_CODE = 50000
+#: A container the runtime cannot start (as a shell reports a missing command).
+CANNOT_RUN_EXIT_CODE = 127
 
 
 def task_environment(job: _Job, index: int, attempt: int) -> dict[str, str]:
@@ -112,17 +115,9 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
                 )
             elif kind == "container":
                 has_container = True
-                seconds = (
-                    job.scenario.run_seconds
-                    if job.scenario.run_seconds is not None
-                    else engine.timings.run_seconds
-                )
-                if deadline is not None and time.monotonic() + seconds > deadline:
-                    job.stop_event.wait(max(0.0, deadline - time.monotonic()))
-                    result = TIMEOUT_EXIT_CODE
-                else:
-                    job.stop_event.wait(seconds)
-                    result = job.scenario.exit_code_for(index)
+                env = dict(base_env)
+                env.update(runnable.environment.variables)
+                result = _run_container(engine, job, index, attempt, runnable, env, deadline)
             if result != 0 and not runnable.ignore_exit_status and code == 0:
                 code = result
             if result == TIMEOUT_EXIT_CODE:
@@ -138,6 +133,39 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
     return code
 
 
+def _run_container(
+    engine: Engine,
+    job: _Job,
+    index: int,
+    attempt: int,
+    runnable: Any,
+    env: dict[str, str],
+    deadline: float | None,
+) -> int:
+    """Run one container runnable with the engine's runtime; simulated ones just wait."""
+    if engine.runtime.name == "simulate":
+        seconds = (
+            job.scenario.run_seconds if job.scenario.run_seconds is not None else engine.timings.run_seconds
+        )
+        start = time.time()
+        if deadline is not None and time.monotonic() + seconds > deadline:
+            job.stop_event.wait(max(0.0, deadline - time.monotonic()))
+            result = TIMEOUT_EXIT_CODE
+        else:
+            job.stop_event.wait(seconds)
+            result = job.scenario.exit_code_for(index)
+        for line in simulated_lines([runnable], start, time.time(), index, attempt, result):
+            engine.record_log(job, line)
+        return result
+    own = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    try:
+        argv = engine.runtime.argv(runnable.container, own)
+    except ValueError as exc:
+        engine.record_log(job, LogLine(time.time(), index, attempt, "stderr", str(exc)))
+        return CANNOT_RUN_EXIT_CODE
+    return _run_script(engine, job, index, attempt, argv, env, deadline, None)
+
+
 def _run_script(
     engine: Engine,
     job: _Job,
@@ -150,14 +178,18 @@ def _run_script(
 ) -> int:
     if not engine.register_process(job, None, running=True):
         return KILLED_EXIT_CODE
-    proc = subprocess.Popen(
-        argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        engine.record_log(job, LogLine(time.time(), index, attempt, "stderr", f"cannot run {argv[0]}: {exc}"))
+        return CANNOT_RUN_EXIT_CODE
     engine.register_process(job, proc, running=True)
     assert proc.stdout is not None and proc.stderr is not None
     readers = [

@@ -26,7 +26,14 @@ from airflow_batchstream.emulator.engine import (
     Timings,
 )
 from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
+from airflow_batchstream.emulator.images import (
+    DEFAULT_BANDWIDTH,
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_STREAMING_SECONDS,
+    ImageCatalog,
+)
 from airflow_batchstream.emulator.logs import render_entry
+from airflow_batchstream.emulator.runtime import select_runtime
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
@@ -84,6 +91,14 @@ class BatchEmulator:
     :param cancel_seconds: time a job stays CANCELLATION_IN_PROGRESS.
     :param delete_seconds: time a job stays DELETION_IN_PROGRESS before it is gone.
     :param max_workers: gRPC server worker threads.
+    :param container_runtime: how container runnables run: ``"simulate"`` (default), ``"local"``
+        (entrypoint + commands as a host subprocess) or ``"docker"``/``"podman"`` (refused unless
+        the engine answers ``info``).
+    :param default_image_size: bytes assumed for an image without a known size.
+    :param image_bandwidth: bytes per second of a non-streamed image pull.
+    :param streaming_seconds: start-up delay of a streamed image.
+    :param image_sizes: optional ``uri -> bytes or None`` lookup (e.g. a registry's store),
+        consulted after :meth:`register_image`.
     """
 
     def __init__(
@@ -97,6 +112,11 @@ class BatchEmulator:
         cancel_seconds: float = 0.3,
         delete_seconds: float = 0.3,
         max_workers: int = 16,
+        container_runtime: str = "simulate",
+        default_image_size: int = DEFAULT_IMAGE_SIZE,
+        image_bandwidth: float = DEFAULT_BANDWIDTH,
+        streaming_seconds: float = DEFAULT_STREAMING_SECONDS,
+        image_sizes: Callable[[str], int | None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -107,7 +127,9 @@ class BatchEmulator:
                 run_seconds=run_seconds,
                 cancel_seconds=cancel_seconds,
                 delete_seconds=delete_seconds,
-            )
+            ),
+            images=ImageCatalog(default_image_size, image_bandwidth, streaming_seconds, image_sizes),
+            runtime=select_runtime(container_runtime),
         )
         self._max_workers = max_workers
         self._server: grpc.Server | None = None
@@ -194,6 +216,14 @@ class BatchEmulator:
     def faults_injected(self) -> dict[str, int]:
         """How many faults were injected per bare method name since start or :meth:`reset_counts`."""
         return self.faults.injected()
+
+    def register_image(self, uri: str, size_bytes: int) -> None:
+        """Declare an image's size: without streaming, a task waits ``size / image_bandwidth`` to start.
+
+        :param uri: the image URI exactly as jobs name it.
+        :param size_bytes: the image's size in bytes.
+        """
+        self.engine.images.register(uri, size_bytes)
 
     # ---------------------------------------------------------------- faults
 
