@@ -12,13 +12,13 @@ import sys
 import threading
 from types import FrameType
 
-from airflow_batchstream.emulator.engine import Timings
 from airflow_batchstream.emulator.faults import TRANSIENT_CODES
 from airflow_batchstream.emulator.images import (
     DEFAULT_BANDWIDTH,
     DEFAULT_IMAGE_SIZE,
     DEFAULT_STREAMING_SECONDS,
 )
+from airflow_batchstream.emulator.model import Timings
 from airflow_batchstream.emulator.runtime import RUNTIMES
 
 

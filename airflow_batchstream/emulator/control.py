@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from airflow_batchstream.emulator.engine import Scenario
+from airflow_batchstream.emulator.model import Scenario
 
 if TYPE_CHECKING:
     from airflow_batchstream.emulator.server import BatchEmulator

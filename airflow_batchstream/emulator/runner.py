@@ -16,23 +16,20 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Any
 
-from airflow_batchstream.emulator.engine import (
-    TIMEOUT_EXIT_CODE,
-    LogLine,
-    _kill,
-    _seconds,
-)
+from airflow_batchstream.emulator.logs import LogLine
+from airflow_batchstream.emulator.model import TIMEOUT_EXIT_CODE, kill_process, seconds_of
 from airflow_batchstream.emulator.runtime import simulated_lines
 
 if TYPE_CHECKING:
-    from airflow_batchstream.emulator.engine import Engine, _Job
+    from airflow_batchstream.emulator.engine import Engine
+    from airflow_batchstream.emulator.model import JobRecord
 
 KILLED_EXIT_CODE = 50000
 #: A container the runtime cannot start (as a shell reports a missing command).
 CANNOT_RUN_EXIT_CODE = 127
 
 
-def task_environment(job: _Job, index: int, attempt: int) -> dict[str, str]:
+def task_environment(job: JobRecord, index: int, attempt: int) -> dict[str, str]:
     """The environment a task's runnables see (before a runnable's own variables).
 
     :param job: the job record.
@@ -62,7 +59,7 @@ def task_environment(job: _Job, index: int, attempt: int) -> dict[str, str]:
     return env
 
 
-def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
+def run_task(engine: Engine, job: JobRecord, index: int, attempt: int) -> int:
     """Run a task's runnables in order and return the task's exit code.
 
     A failing runnable ends the task unless it has ``ignore_exit_status``; ``always_run``
@@ -75,7 +72,7 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
     :param attempt: the retry attempt, from 0.
     """
     spec = job.spec.task_groups[0].task_spec
-    limit = _seconds(spec.max_run_duration)
+    limit = seconds_of(spec.max_run_duration)
     deadline = time.monotonic() + limit if limit > 0 else None
     base_env = task_environment(job, index, attempt)
     background: list[subprocess.Popen[bytes]] = []
@@ -95,7 +92,7 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
                     if runnable.script.text
                     else ["/bin/sh", runnable.script.path]
                 )
-                own = _seconds(runnable.timeout)
+                own = seconds_of(runnable.timeout)
                 end = deadline
                 if own > 0:
                     end = (
@@ -125,7 +122,7 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
                 break
     finally:
         for proc in background:
-            _kill(proc)
+            kill_process(proc)
             proc.wait()
             engine.register_process(job, proc, running=False)
     if code == 0 and not has_container:
@@ -135,7 +132,7 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
 
 def _run_container(
     engine: Engine,
-    job: _Job,
+    job: JobRecord,
     index: int,
     attempt: int,
     runnable: Any,
@@ -168,7 +165,7 @@ def _run_container(
 
 def _run_script(
     engine: Engine,
-    job: _Job,
+    job: JobRecord,
     index: int,
     attempt: int,
     argv: list[str],
@@ -214,7 +211,7 @@ def _run_script(
         proc.wait(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         timed_out = True
-        _kill(proc)
+        kill_process(proc)
         proc.wait()
     for reader in readers:
         reader.join(timeout=2)
@@ -224,7 +221,7 @@ def _run_script(
     return proc.returncode if proc.returncode >= 0 else KILLED_EXIT_CODE
 
 
-def _pump(engine: Engine, job: _Job, index: int, attempt: int, stream: str, pipe: IO[bytes]) -> None:
+def _pump(engine: Engine, job: JobRecord, index: int, attempt: int, stream: str, pipe: IO[bytes]) -> None:
     with pipe:
         for raw in iter(pipe.readline, b""):
             text = raw.decode("utf-8", errors="replace").rstrip("\n")

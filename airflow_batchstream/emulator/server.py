@@ -17,14 +17,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
 from airflow_batchstream.emulator.control import control_handler
-from airflow_batchstream.emulator.engine import (
-    PREEMPTION_EXIT_CODE,
-    EmulatorError,
-    Engine,
-    LogLine,
-    Scenario,
-    Timings,
-)
+from airflow_batchstream.emulator.engine import Engine
 from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
 from airflow_batchstream.emulator.images import (
     DEFAULT_BANDWIDTH,
@@ -32,7 +25,8 @@ from airflow_batchstream.emulator.images import (
     DEFAULT_STREAMING_SECONDS,
     ImageCatalog,
 )
-from airflow_batchstream.emulator.logs import render_entry
+from airflow_batchstream.emulator.logs import LogLine, render_entry
+from airflow_batchstream.emulator.model import PREEMPTION_EXIT_CODE, EmulatorError, Scenario, Timings
 from airflow_batchstream.emulator.runtime import select_runtime
 
 API_VERSIONS = ("v1alpha", "v1")
@@ -337,7 +331,7 @@ class BatchEmulator:
         :param job_id: the id of the future job.
         :param labels: labels a future job must carry (all of them).
         """
-        self.engine.add_scenario(scenario, job_id=job_id, labels=labels)
+        self.engine.scenarios.add(scenario, job_id=job_id, labels=labels)
 
     # ------------------------------------------------------------- clients
 
@@ -411,7 +405,7 @@ class BatchEmulator:
         operations: dict[str, tuple[Callable[[bytes], Any], _Handler]] = {
             "GetOperation": (
                 operations_pb2.GetOperationRequest.FromString,
-                lambda r, v: self.engine.get_operation(r.name),
+                lambda r, v: self.engine.operations.get(r.name),
             ),
             "ListOperations": (
                 operations_pb2.ListOperationsRequest.FromString,
@@ -521,24 +515,24 @@ class BatchEmulator:
         return _list_response(1, tasks, token)
 
     def _list_operations(self, request: Any, version: str) -> bytes:
-        ops, token = self.engine.list_operations(request.name, request.page_size, request.page_token)
+        ops, token = self.engine.operations.list(request.name, request.page_size, request.page_token)
         return _list_response(1, ops, token)
 
     def _delete_operation(self, request: Any, version: str) -> bytes:
-        self.engine.delete_operation(request.name)
+        self.engine.operations.delete(request.name)
         return bytes(empty_pb2.Empty().SerializeToString())
 
     def _cancel_operation(self, request: Any, version: str) -> bytes:
-        self.engine.cancel_operation(request.name)
+        self.engine.operations.cancel(request.name)
         return bytes(empty_pb2.Empty().SerializeToString())
 
     def _wait_operation(self, request: Any, version: str) -> bytes:
         limit = request.timeout.seconds + request.timeout.nanos / 1e9 if request.HasField("timeout") else 30.0
         deadline = time.monotonic() + min(limit, 60.0)
         while True:
-            remaining = self.engine.operation_remaining(request.name)
+            remaining = self.engine.operations.remaining(request.name)
             if remaining <= 0 or time.monotonic() >= deadline:
-                return self.engine.get_operation(request.name)
+                return self.engine.operations.get(request.name)
             time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
 
 

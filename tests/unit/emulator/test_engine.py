@@ -8,14 +8,9 @@ import grpc
 import pytest
 from google.cloud import batch_v1alpha
 
-from airflow_batchstream.emulator.engine import (
-    CreateJobRequestPb,
-    EmulatorError,
-    Engine,
-    JobPb,
-    Timings,
-)
+from airflow_batchstream.emulator.engine import Engine
 from airflow_batchstream.emulator.images import ImageCatalog
+from airflow_batchstream.emulator.model import CreateJobRequestPb, EmulatorError, JobPb, Timings
 
 PARENT = "projects/p/locations/us-central1"
 
