@@ -45,6 +45,7 @@ from airflow_batchstream.emulator.logs import (
     parse_order_by,
 )
 from airflow_batchstream.emulator.model import (
+    ACTIVE_TASK_STATES,
     CLOUD_LOGGING,
     GROUP_ID,
     JOB_ID_RE,
@@ -380,6 +381,7 @@ class Engine:
             self._stop(job, now)
             done = now + self.timings.cancel_seconds
             self._add(job, job_event(job, now, state, JobState.CANCELLATION_IN_PROGRESS))
+            self._end_active_tasks(job, done)
             self._add(
                 job,
                 job_event(job, done, JobState.CANCELLATION_IN_PROGRESS, JobState.CANCELLED),
@@ -437,20 +439,21 @@ class Engine:
                 raise ValueError(f"job {rec.name} is {JobState(state).name}; it can no longer fail")
             rec.scenario = replace(scenario, run_seconds=rec.scenario.run_seconds)
             if state == JobState.RUNNING:
-                index = task_index or 0
                 self._stop(rec, now)
-                old = task_states(rec, now)[index]
-                self._add(rec, task_event(rec, now, index, old, TaskState.FAILED, exit_code))
-                self._add(
-                    rec,
-                    job_event(
-                        rec,
-                        now,
-                        state,
-                        JobState.FAILED,
-                        failed_job_extra(index, exit_code),
-                    ),
-                )
+                current = task_states(rec, now)
+                active = [i for i, st in enumerate(current) if st in ACTIVE_TASK_STATES]
+                if task_index is None:
+                    failing = active
+                elif task_index < rec.task_count and current[task_index] in ACTIVE_TASK_STATES:
+                    failing = [task_index]
+                else:
+                    failing = active[:1]
+                failing = failing or [task_index or 0]
+                for index in failing:
+                    self._add(rec, task_event(rec, now, index, current[index], TaskState.FAILED, exit_code))
+                self._end_active_tasks(rec, now)
+                extra = failed_job_extra(failing[0], exit_code)
+                self._add(rec, job_event(rec, now, state, JobState.FAILED, extra))
             elif not rec.held:
                 self._truncate(rec, now)
                 self._plan(
@@ -795,6 +798,22 @@ class Engine:
         job.times.insert(index, event.time)
         job.events.insert(index, event)
         job.cache_key = None
+
+    def _end_active_tasks(self, job: JobRecord, t: float) -> None:
+        """A job that ends early leaves no task behind: running ones fail, pending ones are unexecuted.
+
+        These events are task-level only (no exit code, not in the job's status events), so the
+        job's own failure reason stays the task that caused it.
+        """
+        for index, state in enumerate(task_states(job, t)):
+            if state in ACTIVE_TASK_STATES:
+                event = task_event(job, t, index, state, TaskState.FAILED)
+            elif state == TaskState.PENDING:
+                event = task_event(job, t, index, state, TaskState.UNEXECUTED)
+            else:
+                continue
+            event.job_level = False
+            self._add(job, event)
 
     def _truncate(self, job: JobRecord, now: float) -> None:
         keep = bisect.bisect_right(job.times, now)

@@ -29,6 +29,7 @@ JOB_STATES: dict[str, int] = {
 TASK_STATES: dict[str, int] = {
     s.name: int(s) for s in TaskState.__members__.values() if s.name != "STATE_UNSPECIFIED"
 }
+ACTIVE_TASK_STATES = frozenset({int(TaskState.ASSIGNED), int(TaskState.RUNNING)})
 TERMINAL_JOB_STATES = frozenset({int(JobState.SUCCEEDED), int(JobState.FAILED), int(JobState.CANCELLED)})
 
 # Protobuf classes behind the proto-plus wrappers: the engine works on raw messages (fast).

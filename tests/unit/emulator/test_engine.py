@@ -206,3 +206,32 @@ def test_later_waves_find_the_image_cached(clock: FakeClock) -> None:
         for i in (0, 1)
     ]
     assert starts == [10.0, 0.0]
+
+
+def _counts(engine: Engine, job_id: str) -> dict[str, int]:
+    return dict(_job(engine, job_id).status.task_groups["group0"].counts)
+
+
+def test_failing_mid_run_ends_every_other_task(engine: Engine, clock: FakeClock) -> None:
+    engine.create_job(_request("mid", task_count=3, parallelism=2))
+    clock.now += 30 + 50
+    assert _counts(engine, "mid") == {"RUNNING": 2, "PENDING": 1}
+    engine.fail_job("mid", exit_code=50001, task_index=1)
+    clock.now += 1000
+    job = _job(engine, "mid")
+    assert batch_v1alpha.JobStatus.State(job.status.state).name == "FAILED"
+    assert _counts(engine, "mid") == {"FAILED": 2, "UNEXECUTED": 1}
+    codes = [e.task_execution.exit_code for e in job.status.status_events if e.task_execution.exit_code]
+    assert codes == [50001]
+    assert "task with index 1 failed with exit code 50001" in job.status.status_events[-1].description
+
+
+def test_cancel_mid_run_leaves_no_task_running(engine: Engine, clock: FakeClock) -> None:
+    engine.create_job(_request("stop", task_count=3, parallelism=2))
+    clock.now += 30 + 50
+    engine.cancel_job(f"{PARENT}/jobs/stop", "", "v1")
+    assert _counts(engine, "stop") == {"RUNNING": 2, "PENDING": 1}
+    clock.now += 1
+    assert _state(engine, "stop") == "CANCELLED"
+    assert _counts(engine, "stop") == {"FAILED": 2, "UNEXECUTED": 1}
+    assert not any(e.task_execution.exit_code for e in _job(engine, "stop").status.status_events)
