@@ -257,6 +257,8 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             "airflow-try-number": str(ti.try_number),
             MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
         }
+        if ti.map_index is not None and ti.map_index >= 0:
+            airflow_labels["airflow-map-index"] = str(ti.map_index)
         return with_labels(self.build_job(), {**dict(self.labels or {}), **airflow_labels})
 
     def _earlier_try_job(self, context: Context, project_id: str) -> Any:
