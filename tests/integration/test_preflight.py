@@ -198,3 +198,8 @@ def test_the_cli_emulator_is_found_through_its_discovery_method(monkeypatch):
 
         assert emulator_http_endpoint().startswith("http://127.0.0.1:")
         assert preflight(f"{REPO}/debian:12") == []
+
+
+def test_the_emulator_start_up_model_reads_sizes_from_the_registry(batch_emulator, store):
+    store.add_image(f"{REPO}/big:1", docker_v2(DEBIAN_BASE, PY_DEPS))
+    assert batch_emulator.engine.images.size(f"{REPO}/big:1") == DEBIAN_BASE[1] + PY_DEPS[1]
