@@ -15,6 +15,12 @@ PARAMS_CONF = {
     "commands": ["-c", "print('chosen in the trigger form')"],
     "task_count": 2,
 }
+#: The console link's name and URL (the URL form is in shared/DESIGN.md, "Facts worth having at hand").
+CONSOLE_LINK = "Batch job"
+CONSOLE_URL = (
+    "https://console.cloud.google.com/batch/jobsDetail/regions/us-central1/jobs/{job_id}/details"
+    "?project=demo-project"
+)
 CASES = {
     "example_image_streaming_simple": {},
     # What the UI's trigger form sends for this DAG's params.
@@ -61,9 +67,14 @@ def test_example_dag_runs_to_success(airflow, batch_client, dag_id):
 
 
 def _check_links(links: dict[str, Any], summary: dict[str, Any]) -> None:
-    """Every extra link the task offers points at its own job."""
+    """The task offers exactly the operator's extra links, each pointing at its own job."""
+    from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
+
+    assert set(links) == {link.name for link in BatchStreamSubmitJobOperator.operator_extra_links}
     for name, url in links.items():
-        assert url and summary["job_id"] in url, (name, url)
+        assert url and (summary["job_id"] in url or summary["uid"] in url), (name, url)
+    if CONSOLE_LINK in links:
+        assert links[CONSOLE_LINK] == CONSOLE_URL.format(job_id=summary["job_id"])
 
 
 def _check_case(dag_id: str, task_id: str, job: Any, summary: dict[str, Any]) -> None:

@@ -43,9 +43,8 @@ def test_soak_every_task_ends_in_its_jobs_true_state(airflow, batch_client, emul
         emulator_control.clear_faults()
 
     jobs = _soak_jobs(batch_client, runs)
-    still_active = [
-        job.name for job in batch_client.list_jobs(parent=PARENT) if job.status.state.name not in TERMINAL
-    ]
+    soak_jobs = [job for found in jobs.values() for job in found]
+    still_active = [job.name for job in soak_jobs if job.status.state.name not in TERMINAL]
     assert not still_active, f"jobs left running: {still_active}"
     assert sum(faults.values()) > 0, "the emulator injected no fault"
     assert emulator_control.jobs_created() - created_before == sum(len(v) for v in jobs.values())
