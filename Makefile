@@ -30,7 +30,7 @@ test: lint
 
 # A real Airflow deployment (api-server, scheduler, dag-processor, triggerer) against the emulator,
 # driven through the REST API and a headless Chromium; a few minutes. See tests/e2e/.
-# CI soaks 50 task instances; `make soak` runs the full 200 (about 12 minutes on a busy 2-core machine).
+# CI soaks 50 task instances; `make soak` runs the full 200 (about 5 minutes on 2 cores).
 e2e: setup
 	E2E_SOAK_TASKS=$${E2E_SOAK_TASKS:-50} $(RUN) pytest -m e2e tests/e2e
 
