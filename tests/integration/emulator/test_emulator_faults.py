@@ -164,3 +164,12 @@ def test_control_from_another_process() -> None:
         assert control.rpc_counts() == {} and control.jobs_created() == 0
         channel.close()
         control.close()
+
+
+def test_cli_refuses_bad_fault_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    from airflow_batchstream.emulator.__main__ import main
+
+    assert main(["--fault-rate", "2"]) == 2
+    assert "rate must be within [0, 1]" in capsys.readouterr().err
+    assert main(["--latency-ms", "999999"]) == 2
+    assert "latency_ms" in capsys.readouterr().err
