@@ -8,11 +8,12 @@ Design, chosen so that thousands of live jobs cost almost nothing:
   or timer exists per job, and the rendered bytes of a job are cached until the next event.
 * Only jobs whose work really runs (script runnables, or containers under a non-simulated
   runtime) get a driver thread, which runs it in subprocesses and appends events as they happen.
-* Cancel, delete and fault injection truncate the future events and append new ones.
+* Cancel, delete and scenarios (fail, preempt, hold) truncate the future events and append new ones.
 
 Neighbouring modules hold the rest: :mod:`.model` (records, states, event texts),
 :mod:`.render` (a record as Job/Task messages), :mod:`.operations` (cancel/delete LROs),
-:mod:`.scenarios`, :mod:`.faults`, :mod:`.logs`, :mod:`.images` and :mod:`.runtime`.
+:mod:`.scenarios`, :mod:`.faults`, :mod:`.logs` and :mod:`.tasklogs`, :mod:`.images`, :mod:`.runtime`
+and :mod:`.runner` (really running a task).
 
 The store keeps jobs as ``google.cloud.batch.v1alpha`` protobuf messages. The ``v1``
 messages the emulator serves are a wire-compatible subset of them (a unit test checks field
