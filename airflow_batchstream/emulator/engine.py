@@ -532,6 +532,13 @@ class Engine:
         with self._lock:
             return [j.name for j in list(self._jobs.values()) if self._live(j.name, now) is not None]
 
+    def job_states(self) -> dict[str, str]:
+        """The state name of every live job, by full name."""
+        now = self.clock()
+        with self._lock:
+            live = [j for j in list(self._jobs.values()) if self._live(j.name, now) is not None]
+            return {j.name: JobState(job_state(j, now)).name for j in live}
+
     def close(self) -> None:
         """Stop every script job's subprocesses and driver threads."""
         with self._lock:

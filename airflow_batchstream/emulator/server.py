@@ -275,6 +275,11 @@ class BatchEmulator:
         """Full resource names of the jobs that exist now, oldest first."""
         return self.engine.job_names()
 
+    def job_states(self) -> dict[str, str]:
+        """The state of every job that exists now (``{"projects/.../jobs/ID": "RUNNING"}``), e.g. to
+        check that nothing is left running at the end of a test."""
+        return self.engine.job_states()
+
     def task_logs(self, job: str) -> list[LogLine]:
         """Output lines the job's scripts wrote so far.
 

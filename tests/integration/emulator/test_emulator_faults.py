@@ -140,7 +140,16 @@ def test_bad_fault_settings_are_refused(batch_emulator: BatchEmulator) -> None:
 
 
 def test_control_from_another_process() -> None:
-    flags = ["--fault-rate", "1", "--fault-methods", "GetJob", "--fault-codes", "INTERNAL"]
+    flags = [
+        "--fault-rate",
+        "1",
+        "--fault-methods",
+        "GetJob",
+        "--fault-codes",
+        "INTERNAL",
+        "--queued-seconds",
+        "60",
+    ]
     with EmulatorProcess(flags) as server:
         control = server.control()
         channel = grpc.insecure_channel(server.address)
@@ -155,6 +164,7 @@ def test_control_from_another_process() -> None:
         with pytest.raises(exceptions.ResourceExhausted):
             _create(client, "remote-two")
         assert control.jobs_created() == 2
+        assert control.job_states() == {job.name: "QUEUED", f"{PARENT}/jobs/remote-two": "QUEUED"}
         control.call("fail_job", job="future", exit_code=4)
         with pytest.raises(EmulatorControlError, match="INVALID_ARGUMENT"):
             control.set_faults(rate=2)
