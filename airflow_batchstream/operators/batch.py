@@ -116,9 +116,7 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             )
         check_api_version(api_version)
         if timeout is not None and timeout <= 0:
-            raise ValueError(
-                f"{self.task_id}: timeout must be a positive number of seconds, not {timeout!r}."
-            )
+            raise ValueError(f"{self.task_id}: timeout must be positive (seconds), not {timeout!r}.")
         if poll_interval <= 0:
             raise ValueError(f"{self.task_id}: poll_interval must be positive, not {poll_interval!r}.")
         self.region = region
