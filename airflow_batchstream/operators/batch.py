@@ -163,24 +163,18 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         from airflow_batchstream.spec import convenience_job, parse_job
 
         if self.job is not None:
-            job = parse_job(self.job, self.api_version)
-        else:
-            spec = convenience_job(
-                image_uri=self.image_uri or "",
-                commands=self.commands,
-                entrypoint=self.entrypoint,
-                volumes=self.volumes,
-                task_count=self.task_count,
-                parallelism=self.parallelism,
-                environment=self.environment,
-                machine_type=self.machine_type,
-            )
-            job = parse_job(spec, self.api_version)
-        if self.timeout is not None:
-            for group in job.task_groups:
-                if "max_run_duration" not in group.task_spec:
-                    group.task_spec.max_run_duration = timedelta(seconds=self.timeout)
-        return job
+            return parse_job(self.job, self.api_version)
+        spec = convenience_job(
+            image_uri=self.image_uri or "",
+            commands=self.commands,
+            entrypoint=self.entrypoint,
+            volumes=self.volumes,
+            task_count=self.task_count,
+            parallelism=self.parallelism,
+            environment=self.environment,
+            machine_type=self.machine_type,
+        )
+        return parse_job(spec, self.api_version)
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         from airflow_batchstream.summary import summarize_job
@@ -245,8 +239,14 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         return created
 
     def _labelled_job(self, context: Context) -> Any:
+        """Return the job to submit: built, with ``timeout`` as ``max_run_duration`` and Airflow's labels."""
         from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value, with_labels
 
+        job = self.build_job()
+        if self.timeout is not None:
+            for group in job.task_groups:
+                if "max_run_duration" not in group.task_spec:
+                    group.task_spec.max_run_duration = timedelta(seconds=self.timeout)
         ti = context["ti"]
         airflow_labels = {
             "airflow-dag-id": label_value(ti.dag_id),
@@ -257,7 +257,7 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         }
         if ti.map_index is not None and ti.map_index >= 0:
             airflow_labels["airflow-map-index"] = str(ti.map_index)
-        return with_labels(self.build_job(), {**dict(self.labels or {}), **airflow_labels})
+        return with_labels(job, {**dict(self.labels or {}), **airflow_labels})
 
     def _earlier_try_job(self, context: Context, project_id: str) -> Any:
         """Return the newest earlier try's job that is still active or succeeded, else ``None``."""
