@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -12,22 +13,27 @@ from typing import Any
 
 import grpc
 from google.cloud import batch_v1alpha
+from google.cloud.logging_v2.types import ListLogEntriesRequest
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
 from airflow_batchstream.emulator.control import control_handler
-from airflow_batchstream.emulator.engine import (
-    PREEMPTION_EXIT_CODE,
-    EmulatorError,
-    Engine,
-    LogLine,
-    Scenario,
-    Timings,
-)
+from airflow_batchstream.emulator.engine import Engine
 from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
+from airflow_batchstream.emulator.images import (
+    DEFAULT_BANDWIDTH,
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_STREAMING_SECONDS,
+    ImageCatalog,
+)
+from airflow_batchstream.emulator.logs import LogLine, render_entry
+from airflow_batchstream.emulator.model import PREEMPTION_EXIT_CODE, EmulatorError, Scenario, Timings
+from airflow_batchstream.emulator.registry import RegistryServer
+from airflow_batchstream.emulator.runtime import select_runtime
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
+_LOGGING_SERVICE = "google.logging.v2.LoggingServiceV2"
 
 _Handler = Callable[[Any, str], bytes]
 
@@ -81,6 +87,14 @@ class BatchEmulator:
     :param cancel_seconds: time a job stays CANCELLATION_IN_PROGRESS.
     :param delete_seconds: time a job stays DELETION_IN_PROGRESS before it is gone.
     :param max_workers: gRPC server worker threads.
+    :param container_runtime: how container runnables run: ``"simulate"`` (default), ``"local"``
+        (entrypoint + commands as a host subprocess) or ``"docker"``/``"podman"`` (refused unless
+        the engine answers ``info``).
+    :param default_image_size: bytes assumed for an image without a known size.
+    :param image_bandwidth: bytes per second of a non-streamed image pull.
+    :param streaming_seconds: start-up delay of a streamed image.
+    :param image_sizes: optional ``uri -> bytes or None`` lookup, consulted after
+        :meth:`register_image`; by default the sizes of the manifests registered in :attr:`registry`.
     """
 
     def __init__(
@@ -94,9 +108,17 @@ class BatchEmulator:
         cancel_seconds: float = 0.3,
         delete_seconds: float = 0.3,
         max_workers: int = 16,
+        container_runtime: str = "simulate",
+        default_image_size: int = DEFAULT_IMAGE_SIZE,
+        image_bandwidth: float = DEFAULT_BANDWIDTH,
+        streaming_seconds: float = DEFAULT_STREAMING_SECONDS,
+        image_sizes: Callable[[str], int | None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        #: Registry v2 + Service Usage over HTTP on loopback, for the preflight (see its module).
+        self.registry = RegistryServer(host if host in ("127.0.0.1", "localhost", "::1") else "127.0.0.1")
+        image_sizes = image_sizes or self.registry.store.image_size
         self.engine = Engine(
             Timings(
                 queued_seconds=queued_seconds,
@@ -104,7 +126,9 @@ class BatchEmulator:
                 run_seconds=run_seconds,
                 cancel_seconds=cancel_seconds,
                 delete_seconds=delete_seconds,
-            )
+            ),
+            images=ImageCatalog(default_image_size, image_bandwidth, streaming_seconds, image_sizes),
+            runtime=select_runtime(container_runtime),
         )
         self._max_workers = max_workers
         self._server: grpc.Server | None = None
@@ -134,6 +158,7 @@ class BatchEmulator:
         self.port = bound
         server.start()
         self._server = server
+        self.registry.start()
         return self
 
     def stop(self, grace: float | None = 0.5) -> None:
@@ -144,6 +169,7 @@ class BatchEmulator:
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
+        self.registry.stop()
         self.engine.close()
 
     def __enter__(self) -> BatchEmulator:
@@ -191,6 +217,14 @@ class BatchEmulator:
     def faults_injected(self) -> dict[str, int]:
         """How many faults were injected per bare method name since start or :meth:`reset_counts`."""
         return self.faults.injected()
+
+    def register_image(self, uri: str, size_bytes: int) -> None:
+        """Declare an image's size: without streaming, a task waits ``size / image_bandwidth`` to start.
+
+        :param uri: the image URI exactly as jobs name it.
+        :param size_bytes: the image's size in bytes.
+        """
+        self.engine.images.register(uri, size_bytes)
 
     # ---------------------------------------------------------------- faults
 
@@ -304,7 +338,7 @@ class BatchEmulator:
         :param job_id: the id of the future job.
         :param labels: labels a future job must carry (all of them).
         """
-        self.engine.add_scenario(scenario, job_id=job_id, labels=labels)
+        self.engine.scenarios.add(scenario, job_id=job_id, labels=labels)
 
     # ------------------------------------------------------------- clients
 
@@ -327,6 +361,26 @@ class BatchEmulator:
         return module.BatchServiceAsyncClient(
             transport=transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
         )
+
+    def logging_client(self) -> Any:
+        """A synchronous ``LoggingServiceV2Client`` (GAPIC) reading this emulator's task logs."""
+        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+        from google.cloud.logging_v2.services.logging_service_v2.transports import (
+            LoggingServiceV2GrpcTransport,
+        )
+
+        channel = grpc.insecure_channel(self.address)
+        return LoggingServiceV2Client(transport=LoggingServiceV2GrpcTransport(channel=channel))
+
+    def async_logging_client(self) -> Any:
+        """An asyncio ``LoggingServiceV2AsyncClient``; create it inside the running event loop."""
+        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2AsyncClient
+        from google.cloud.logging_v2.services.logging_service_v2.transports import (
+            LoggingServiceV2GrpcAsyncIOTransport,
+        )
+
+        channel = grpc.aio.insecure_channel(self.address)
+        return LoggingServiceV2AsyncClient(transport=LoggingServiceV2GrpcAsyncIOTransport(channel=channel))
 
     # -------------------------------------------------------------- serving
 
@@ -358,7 +412,7 @@ class BatchEmulator:
         operations: dict[str, tuple[Callable[[bytes], Any], _Handler]] = {
             "GetOperation": (
                 operations_pb2.GetOperationRequest.FromString,
-                lambda r, v: self.engine.get_operation(r.name),
+                lambda r, v: self.engine.operations.get(r.name),
             ),
             "ListOperations": (
                 operations_pb2.ListOperationsRequest.FromString,
@@ -403,7 +457,20 @@ class BatchEmulator:
                 },
             )
         )
+        handlers.append(
+            grpc.method_handlers_generic_handler(
+                _LOGGING_SERVICE,
+                {
+                    "ListLogEntries": grpc.unary_unary_rpc_method_handler(
+                        self._wrap("logging.ListLogEntries", "", self._list_log_entries),
+                        request_deserializer=_pb(ListLogEntriesRequest),
+                        response_serializer=_identity,
+                    )
+                },
+            )
+        )
         handlers.append(control_handler(self))
+        handlers.append(_discovery_handler(lambda: self.registry.url))
         return tuple(handlers)
 
     def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
@@ -439,6 +506,16 @@ class BatchEmulator:
         )
         return _list_response(1, jobs, token)
 
+    def _list_log_entries(self, request: Any, version: str) -> bytes:
+        entries, token = self.engine.list_log_entries(
+            list(request.resource_names),
+            request.filter,
+            request.order_by,
+            request.page_size,
+            request.page_token,
+        )
+        return _list_response(1, [render_entry(e) for e in entries], token)
+
     def _list_tasks(self, request: Any, version: str) -> bytes:
         tasks, token = self.engine.list_tasks(
             request.parent, request.filter, request.page_size, request.page_token
@@ -446,25 +523,34 @@ class BatchEmulator:
         return _list_response(1, tasks, token)
 
     def _list_operations(self, request: Any, version: str) -> bytes:
-        ops, token = self.engine.list_operations(request.name, request.page_size, request.page_token)
+        ops, token = self.engine.operations.list(request.name, request.page_size, request.page_token)
         return _list_response(1, ops, token)
 
     def _delete_operation(self, request: Any, version: str) -> bytes:
-        self.engine.delete_operation(request.name)
+        self.engine.operations.delete(request.name)
         return bytes(empty_pb2.Empty().SerializeToString())
 
     def _cancel_operation(self, request: Any, version: str) -> bytes:
-        self.engine.cancel_operation(request.name)
+        self.engine.operations.cancel(request.name)
         return bytes(empty_pb2.Empty().SerializeToString())
 
     def _wait_operation(self, request: Any, version: str) -> bytes:
         limit = request.timeout.seconds + request.timeout.nanos / 1e9 if request.HasField("timeout") else 30.0
         deadline = time.monotonic() + min(limit, 60.0)
         while True:
-            remaining = self.engine.operation_remaining(request.name)
+            remaining = self.engine.operations.remaining(request.name)
             if remaining <= 0 or time.monotonic() >= deadline:
-                return self.engine.get_operation(request.name)
+                return self.engine.operations.get(request.name)
             time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
+
+
+def _discovery_handler(url: Callable[[], str]) -> grpc.GenericRpcHandler:
+    """Answer ``/airflow_batchstream.emulator.Discovery/HttpEndpoint`` with the HTTP server's URL."""
+    from airflow_batchstream.preflight.http import DISCOVERY_METHOD
+
+    service, method = DISCOVERY_METHOD.strip("/").split("/")
+    reply = grpc.unary_unary_rpc_method_handler(lambda request, context: json.dumps({"http": url()}).encode())
+    return grpc.method_handlers_generic_handler(service, {method: reply})
 
 
 def _client_modules(api_version: str) -> tuple[Any, Any]:
