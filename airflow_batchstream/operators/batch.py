@@ -357,10 +357,12 @@ class BatchStreamSubmitJobOperator(BaseOperator):
                 return self._expire(job)
             time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.time())))
             try:
-                job = self.hook.get_job(job.name)
+                job = self.hook.get_job(job.name, None if deadline is None else deadline - time.time())
             except NotFound:
                 return vanished_event(job.name)
             except GoogleAPICallError as error:
+                if deadline is not None and time.time() >= deadline:
+                    return self._expire(job)
                 return error_event(job.name, error)
         raise AssertionError("poll_delays never ends")
 
