@@ -37,7 +37,6 @@ import grpc
 from airflow_batchstream.emulator.filters import FilterError, matcher, parse_filter
 from airflow_batchstream.emulator.images import ImageCatalog
 from airflow_batchstream.emulator.logs import (
-    LogEntry,
     LogLine,
 )
 from airflow_batchstream.emulator.model import (
@@ -719,21 +718,6 @@ class Engine:
         """
         with self._lock:
             self.cloud_logs.emit(job, line)
-
-    def list_log_entries(
-        self, resource_names: list[str], filter_text: str, order_by: str, page_size: int, page_token: str
-    ) -> tuple[list[LogEntry], str]:
-        """One page of Cloud Logging entries (``ListLogEntries``) and the next page token.
-
-        :param resource_names: ``projects/P`` names to search (at least one).
-        :param filter_text: a filter in the subset of :mod:`.logs`.
-        :param order_by: ``timestamp asc`` (default) or ``timestamp desc``.
-        :param page_size: the maximum number of entries (0: 100; at most 1000).
-        :param page_token: the previous page's token, or empty.
-        """
-        return self.cloud_logs.list(
-            resource_names, filter_text, order_by, page_size, page_token, self.clock()
-        )
 
     def register_process(self, job: JobRecord, proc: subprocess.Popen[bytes] | None, running: bool) -> bool:
         """Track a task's subprocess so cancel can kill it; returns False if the job was stopped.

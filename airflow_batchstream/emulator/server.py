@@ -512,12 +512,13 @@ class BatchEmulator:
         return _list_response(1, jobs, token)
 
     def _list_log_entries(self, request: Any, version: str) -> bytes:
-        entries, token = self.engine.list_log_entries(
+        entries, token = self.engine.cloud_logs.list(
             list(request.resource_names),
             request.filter,
             request.order_by,
             request.page_size,
             request.page_token,
+            self.engine.clock(),
         )
         return _list_response(1, [render_entry(e) for e in entries], token)
 
