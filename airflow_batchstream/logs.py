@@ -246,7 +246,7 @@ class JobLogFetcher:
         *,
         max_lines: int = DEFAULT_MAX_LOG_LINES,
         min_interval: float = DEFAULT_MIN_INTERVAL,
-        log: logging.Logger | None = None,
+        log: Any = None,
         state: Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,

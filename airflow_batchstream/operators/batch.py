@@ -12,11 +12,13 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_batchstream.hooks.batch import BatchStreamHook
+    from airflow_batchstream.watch import JobWatcher
 
 
 class BatchStreamSubmitJobOperator(BaseOperator):
@@ -52,6 +54,10 @@ class BatchStreamSubmitJobOperator(BaseOperator):
     :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
     :param poll_interval: the longest wait, in seconds, between two looks at the job; the first
         looks come sooner (0.5 s, doubling up to this).
+    :param fetch_logs: show the job's task output (Cloud Logging ``batch_task_logs``) in the task log,
+        live while waiting, each line prefixed with its task index.
+    :param max_log_lines: show at most this many lines of the job's output; the task log says how
+        many more there were and links to all of them.
     """
 
     template_fields: Sequence[str] = (
@@ -69,6 +75,7 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         "impersonation_chain",
     )
     ui_color = "#d4e4fc"
+    operator_extra_links = (BatchStreamJobLink(), BatchStreamJobLogsLink())
 
     def __init__(
         self,
@@ -90,6 +97,8 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         impersonation_chain: str | Sequence[str] | None = None,
         api_version: str = DEFAULT_API_VERSION,
         poll_interval: float = 10.0,
+        fetch_logs: bool = True,
+        max_log_lines: int = 10_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -99,6 +108,8 @@ class BatchStreamSubmitJobOperator(BaseOperator):
                 "(with commands=, entrypoint=, ... to build one), not both and not neither."
             )
         check_api_version(api_version)
+        if max_log_lines < 0:
+            raise ValueError(f"{self.task_id}: max_log_lines must be 0 or more, not {max_log_lines}.")
         self.region = region
         self.project_id = project_id
         self.job = job
@@ -116,6 +127,8 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         self.impersonation_chain = impersonation_chain
         self.api_version = api_version
         self.poll_interval = poll_interval
+        self.fetch_logs = fetch_logs
+        self.max_log_lines = max_log_lines
 
     @cached_property
     def hook(self) -> BatchStreamHook:
@@ -171,30 +184,41 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-batchstream/{project_id}/{job_id}")),
         )
         self.log.info("Submitted Batch job %s (uid %s).", created.name, created.uid)
-        return self._finish(self._wait(created.name))
+        links = self._persist_links(context, created)
+        self.log.info("Console: %s", links[BatchStreamJobLink.key])
+        from airflow_batchstream.watch import JobWatcher
 
-    def _wait(self, job_name: str) -> Any:
-        """Poll the job until it reaches a terminal state; log each state it passes through."""
+        watcher = JobWatcher.for_job(self.log, self.hook, created, self.fetch_logs, self.max_log_lines)
+        return self._finish(self._wait(created.name, watcher), watcher)
+
+    @staticmethod
+    def _persist_links(context: Context, job: Any) -> dict[str, str]:
+        """Store the console and logs links in XCom now, so the UI shows them while the job runs."""
+        from airflow_batchstream.links.batch import persist_job_links
+
+        return persist_job_links(context, job.name, job.uid)
+
+    def _wait(self, job_name: str, watcher: JobWatcher) -> Any:
+        """Poll the job until it reaches a terminal state; log progress and output as they change."""
         from airflow_batchstream.polling import poll_delays
         from airflow_batchstream.summary import TERMINAL_STATES, state_name
 
-        last_state = None
         for delay in poll_delays(self.poll_interval):
             job = self.hook.get_job(job_name)
-            state = state_name(job)
-            if state != last_state:
-                self.log.info("Batch job %s is %s.", job_name, state)
-                last_state = state
-            if state in TERMINAL_STATES:
+            if state_name(job) in TERMINAL_STATES:
                 return job
+            watcher.observe(job)
             time.sleep(delay)
         raise AssertionError("poll_delays never ends")
 
-    def _finish(self, job: Any) -> dict[str, Any]:
-        """Return the summary of a successful job; raise with the reason for any other end."""
+    def _finish(self, job: Any, watcher: JobWatcher) -> dict[str, Any]:
+        """Log the end, send metrics, return the summary of a successful job; raise for any other end."""
+        from airflow_batchstream.metrics import emit_job_metrics
         from airflow_batchstream.summary import failure_reason, summarize_job
 
         summary = summarize_job(job)
+        watcher.finish(job, summary)
+        emit_job_metrics(summary)
         if summary["state"] != "SUCCEEDED":
             raise AirflowException(failure_reason(job))
         return summary
