@@ -13,6 +13,7 @@ import threading
 from types import FrameType
 
 from airflow_batchstream.emulator.engine import Timings
+from airflow_batchstream.emulator.faults import TRANSIENT_CODES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +59,32 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.delete_seconds,
         help="time a job stays DELETION_IN_PROGRESS",
     )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="probability in [0, 1] that an RPC fails with a transient code (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fault-methods",
+        default="",
+        help="comma-separated bare method names the faults affect, e.g. GetJob,CreateJob (default: all)",
+    )
+    parser.add_argument(
+        "--fault-codes",
+        default=",".join(TRANSIENT_CODES),
+        help="comma-separated status codes to inject (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fault-after-commit",
+        type=float,
+        default=0.0,
+        help="fraction of CreateJob/CancelJob/DeleteJob faults that happen after the change is stored",
+    )
+    parser.add_argument("--fault-seed", type=int, default=None, help="random seed for the faults")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay added to every RPC, in milliseconds"
+    )
     return parser
 
 
@@ -79,6 +106,18 @@ def main(argv: list[str] | None = None) -> int:
         cancel_seconds=args.cancel_seconds,
         delete_seconds=args.delete_seconds,
     )
+    try:
+        emulator.set_faults(
+            args.fault_rate,
+            codes=[c for c in args.fault_codes.split(",") if c],
+            methods=[m for m in args.fault_methods.split(",") if m] or None,
+            seed=args.fault_seed,
+            fault_after_commit=args.fault_after_commit,
+        )
+        emulator.set_latency(args.latency_ms)
+    except ValueError as exc:
+        print(f"batchstream-emulator: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

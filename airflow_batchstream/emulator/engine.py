@@ -39,6 +39,15 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, empty_pb2
 
 from airflow_batchstream.emulator.filters import FilterError, matcher, parse_filter
+from airflow_batchstream.emulator.logs import (
+    LogEntry,
+    LogFilterError,
+    LogLine,
+    LogStore,
+    parse_log_filter,
+    parse_order_by,
+)
+from airflow_batchstream.emulator.runtime import simulated_lines
 
 JobState = batch_v1alpha.JobStatus.State
 TaskState = batch_v1alpha.TaskStatus.State
@@ -52,6 +61,8 @@ TASK_STATES: dict[str, int] = {
 TERMINAL_JOB_STATES = frozenset({int(JobState.SUCCEEDED), int(JobState.FAILED), int(JobState.CANCELLED)})
 
 # Protobuf classes behind the proto-plus wrappers: the engine works on raw messages (fast).
+CLOUD_LOGGING = int(batch_v1alpha.LogsPolicy.Destination.CLOUD_LOGGING)
+
 JobPb: Any = batch_v1alpha.Job.pb()
 TaskPb: Any = batch_v1alpha.Task.pb()
 CreateJobRequestPb: Any = batch_v1alpha.CreateJobRequest.pb()
@@ -135,24 +146,6 @@ class Scenario:
         if self.task_index is None or self.task_index == task_index:
             return self.exit_code
         return 0
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One line a task wrote, kept so it can later be served as a Cloud Logging entry.
-
-    :param time: when the line was read (epoch seconds).
-    :param task_index: the task that wrote it.
-    :param attempt: the task's retry attempt (0 for the first run).
-    :param stream: ``"stdout"`` or ``"stderr"``.
-    :param text: the line without its trailing newline.
-    """
-
-    time: float
-    task_index: int
-    attempt: int
-    stream: str
-    text: str
 
 
 @dataclass
@@ -269,6 +262,8 @@ class Engine:
         self._job_scenarios: dict[str, Scenario] = {}
         self._label_scenarios: list[tuple[dict[str, str], Scenario]] = []
         self._closed = False
+        self._created = 0
+        self.log_store = LogStore()
 
     # ------------------------------------------------------------------ jobs
 
@@ -311,6 +306,7 @@ class Engine:
                 raise EmulatorError(grpc.StatusCode.ALREADY_EXISTS, f"Job {name} already exists")
             job = self._new_job(request, name, job_id, match.group("location"), now)
             self._jobs[name] = job
+            self._created += 1
             if request.request_id:
                 self._requests[(request.parent, request.request_id)] = (name, now)
             if job.scenario.hold_in_queue:
@@ -822,7 +818,18 @@ class Engine:
             rec = self._find(job, now)
             if rec is None:
                 raise KeyError(job)
-            return list(rec.logs)
+            return [line for line in rec.logs if line.time <= now]
+
+    @property
+    def jobs_created(self) -> int:
+        """How many jobs CreateJob really stored (an idempotent repeat or a refusal stores none)."""
+        with self._lock:
+            return self._created
+
+    def reset_created(self) -> None:
+        """Set :attr:`jobs_created` back to zero."""
+        with self._lock:
+            self._created = 0
 
     def job_names(self) -> list[str]:
         """Full names of the live jobs, oldest first."""
@@ -859,14 +866,22 @@ class Engine:
                 )
                 job.driver.start()
         else:
-            events.extend(self._simulate(job, t_run))
+            planned, lines = self._simulate(job, t_run)
+            events.extend(planned)
+            for line in lines:
+                if after is None or line.time > after:
+                    self._emit(job, line)
         for event in events:
             if after is None or event.time > after:
                 self._add(job, event)
 
-    def _simulate(self, job: _Job, t_run: float) -> list[_Event]:
-        """Plan simulated tasks in ``parallelism`` slots; retries rerun a failed task."""
+    def _simulate(self, job: _Job, t_run: float) -> tuple[list[_Event], list[LogLine]]:
+        """Plan simulated tasks in ``parallelism`` slots; retries rerun a failed task.
+
+        Returns the events and the log lines the simulated containers write.
+        """
         spec = job.spec.task_groups[0].task_spec
+        lines: list[LogLine] = []
         containers = sum(1 for r in spec.runnables if r.WhichOneof("executable") == "container")
         per_container = (
             job.scenario.run_seconds if job.scenario.run_seconds is not None else self.timings.run_seconds
@@ -887,6 +902,7 @@ class Engine:
                     code, finish = TIMEOUT_EXIT_CODE, start + limit
                 slots[slot] = finish
                 end = max(end, finish)
+                lines.extend(simulated_lines(spec.runnables, start, finish, index, attempt, code))
                 events.append(_task_event(job, start, index, TaskState.PENDING, TaskState.ASSIGNED))
                 events.append(_task_event(job, start, index, TaskState.ASSIGNED, TaskState.RUNNING))
                 if code == 0:
@@ -907,7 +923,8 @@ class Engine:
                     _failed_job_extra(*first_failure),
                 )
             )
-        return events
+        lines.sort(key=lambda line: line.time)
+        return events, lines
 
     # -------------------------------------------------------- script driver
 
@@ -988,7 +1005,63 @@ class Engine:
         :param line: the line.
         """
         with self._lock:
-            job.logs.append(line)
+            self._emit(job, line)
+
+    def _emit(self, job: _Job, line: LogLine) -> None:
+        """Keep a line on the job and, when the job logs to Cloud Logging, as a log entry."""
+        job.logs.append(line)
+        if job.spec.logs_policy.destination != CLOUD_LOGGING:
+            return
+        task_id = f"task/{job.uid}-{GROUP_ID}-{line.task_index}/{line.attempt}/0"
+        labels = dict(job.labels)
+        labels.update(
+            {
+                "job_uid": job.uid,
+                "task_id": task_id,
+                "hostname": _instance_for(job, line.task_index).rsplit("/", 1)[-1],
+            }
+        )
+        project = job.parent.split("/")[1]
+        resource = {
+            "project_id": project,
+            "location": job.location,
+            "namespace": "",
+            "job": job.job_id,
+            "task_id": task_id,
+        }
+        self.log_store.add(line.time, project, line.text, line.stream, labels, resource)
+
+    def list_log_entries(
+        self, resource_names: list[str], filter_text: str, order_by: str, page_size: int, page_token: str
+    ) -> tuple[list[LogEntry], str]:
+        """One page of Cloud Logging entries (``ListLogEntries``) and the next page token.
+
+        :param resource_names: ``projects/P`` names to search (at least one).
+        :param filter_text: a filter in the subset of :mod:`.logs`.
+        :param order_by: ``timestamp asc`` (default) or ``timestamp desc``.
+        :param page_size: the maximum number of entries (0: 100; at most 1000).
+        :param page_token: the previous page's token, or empty.
+        """
+        if not resource_names:
+            raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, "resource_names: give at least one")
+        projects = set()
+        for name in resource_names:
+            match = re.match(r"^projects/([^/]+)$", name)
+            if match is None:
+                raise EmulatorError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"resource name {name!r} is not supported; the emulator serves projects/PROJECT",
+                )
+            projects.add(match.group(1))
+        try:
+            predicate = parse_log_filter(filter_text)
+            descending = parse_order_by(order_by)
+        except LogFilterError as exc:
+            raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        found = self.log_store.select(projects, predicate, self.clock(), descending)
+        scope = "|".join(sorted(resource_names)) + "|" + filter_text + "|" + order_by
+        start, end, token = _page(scope, page_token, page_size, len(found))
+        return found[start:end], token
 
     def register_process(self, job: _Job, proc: subprocess.Popen[bytes] | None, running: bool) -> bool:
         """Track a task's subprocess so cancel can kill it; returns False if the job was stopped.
@@ -1020,6 +1093,9 @@ class Engine:
         del job.times[keep:]
         del job.events[keep:]
         job.cache_key = None
+        if job.logs and job.logs[-1].time > now:
+            job.logs = [line for line in job.logs if line.time <= now]
+            self.log_store.truncate(job.uid, now)
 
     def _stop(self, job: _Job, now: float) -> None:
         self._truncate(job, now)

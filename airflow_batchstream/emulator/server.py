@@ -5,16 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from types import TracebackType
 from typing import Any
 
 import grpc
 from google.cloud import batch_v1alpha
+from google.cloud.logging_v2.types import ListLogEntriesRequest
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
+from airflow_batchstream.emulator.control import control_handler
 from airflow_batchstream.emulator.engine import (
     PREEMPTION_EXIT_CODE,
     EmulatorError,
@@ -23,9 +25,12 @@ from airflow_batchstream.emulator.engine import (
     Scenario,
     Timings,
 )
+from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
+from airflow_batchstream.emulator.logs import render_entry
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
+_LOGGING_SERVICE = "google.logging.v2.LoggingServiceV2"
 
 _Handler = Callable[[Any, str], bytes]
 
@@ -108,6 +113,7 @@ class BatchEmulator:
         self._server: grpc.Server | None = None
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self.faults = FaultInjector()
 
     # ----------------------------------------------------------- lifecycle
 
@@ -171,9 +177,68 @@ class BatchEmulator:
             return dict(merged)
 
     def reset_counts(self) -> None:
-        """Forget the RPC counts."""
+        """Forget the RPC counts, the injected-fault counts and :meth:`jobs_created`."""
         with self._counts_lock:
             self._counts.clear()
+        self.faults.reset_injected()
+        self.engine.reset_created()
+
+    def jobs_created(self) -> int:
+        """How many jobs were really stored since start or :meth:`reset_counts`.
+
+        A CreateJob refused, failed before commit, or answered from an earlier ``request_id``
+        stores nothing; one whose response was lost after commit does.
+        """
+        return self.engine.jobs_created
+
+    def faults_injected(self) -> dict[str, int]:
+        """How many faults were injected per bare method name since start or :meth:`reset_counts`."""
+        return self.faults.injected()
+
+    # ---------------------------------------------------------------- faults
+
+    def set_faults(
+        self,
+        rate: float,
+        codes: Sequence[str] = TRANSIENT_CODES,
+        methods: Sequence[str] | None = None,
+        seed: int | None = None,
+        fault_after_commit: float = 0.0,
+    ) -> None:
+        """Fail a fraction of received RPCs with transient errors (every RPC still counts).
+
+        :param rate: probability in [0, 1] that a selected RPC fails.
+        :param codes: status code names drawn uniformly; default UNAVAILABLE, RESOURCE_EXHAUSTED,
+            DEADLINE_EXCEEDED, INTERNAL.
+        :param methods: bare method names to affect (``None``: every method).
+        :param seed: random seed, for reproducible runs.
+        :param fault_after_commit: fraction of the faults on CreateJob/CancelJob/DeleteJob that
+            happen after the change is stored ("response lost") instead of before ("request lost").
+        """
+        self.faults.set_faults(rate, codes, methods, seed, fault_after_commit)
+
+    def set_latency(self, latency_ms: float) -> None:
+        """Delay every RPC (bounded to 30 s).
+
+        :param latency_ms: the delay in milliseconds; 0 removes it.
+        """
+        self.faults.set_latency(latency_ms)
+
+    def fail_next(
+        self, method: str, code: str = "UNAVAILABLE", *, times: int = 1, after_commit: bool = False
+    ) -> None:
+        """Fail the next ``times`` calls of one method with ``code``.
+
+        :param method: the bare method name, e.g. ``"CreateJob"`` or ``"GetJob"``.
+        :param code: the status code name.
+        :param times: how many calls fail.
+        :param after_commit: store the change first, then fail (CreateJob, CancelJob, DeleteJob).
+        """
+        self.faults.fail_next(method, code, times=times, after_commit=after_commit)
+
+    def clear_faults(self) -> None:
+        """Remove random and scripted faults and the latency."""
+        self.faults.clear()
 
     def job_names(self) -> list[str]:
         """Full resource names of the jobs that exist now, oldest first."""
@@ -266,6 +331,26 @@ class BatchEmulator:
             transport=transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
         )
 
+    def logging_client(self) -> Any:
+        """A synchronous ``LoggingServiceV2Client`` (GAPIC) reading this emulator's task logs."""
+        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+        from google.cloud.logging_v2.services.logging_service_v2.transports import (
+            LoggingServiceV2GrpcTransport,
+        )
+
+        channel = grpc.insecure_channel(self.address)
+        return LoggingServiceV2Client(transport=LoggingServiceV2GrpcTransport(channel=channel))
+
+    def async_logging_client(self) -> Any:
+        """An asyncio ``LoggingServiceV2AsyncClient``; create it inside the running event loop."""
+        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2AsyncClient
+        from google.cloud.logging_v2.services.logging_service_v2.transports import (
+            LoggingServiceV2GrpcAsyncIOTransport,
+        )
+
+        channel = grpc.aio.insecure_channel(self.address)
+        return LoggingServiceV2AsyncClient(transport=LoggingServiceV2GrpcAsyncIOTransport(channel=channel))
+
     # -------------------------------------------------------------- serving
 
     def _handlers(self) -> tuple[grpc.GenericRpcHandler, ...]:
@@ -341,17 +426,41 @@ class BatchEmulator:
                 },
             )
         )
+        handlers.append(
+            grpc.method_handlers_generic_handler(
+                _LOGGING_SERVICE,
+                {
+                    "ListLogEntries": grpc.unary_unary_rpc_method_handler(
+                        self._wrap("logging.ListLogEntries", "", self._list_log_entries),
+                        request_deserializer=_pb(ListLogEntriesRequest),
+                        response_serializer=_identity,
+                    )
+                },
+            )
+        )
+        handlers.append(control_handler(self))
         return tuple(handlers)
 
     def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
+        method = key.rsplit(".", 1)[-1]
+
         def handle(request: Any, context: grpc.ServicerContext) -> bytes:
             with self._counts_lock:
                 self._counts[key] += 1
+            delay = self.faults.latency_seconds
+            if delay:
+                time.sleep(delay)
+            fault = self.faults.decide(method)
+            if fault is not None and not fault.after_commit:
+                context.abort(fault.code, fault.message)
             try:
-                return fn(request, version)
+                response = fn(request, version)
             except EmulatorError as exc:
                 context.abort(exc.code, exc.message)
                 raise  # unreachable: abort raises
+            if fault is not None:
+                context.abort(fault.code, fault.message)
+            return response
 
         return handle
 
@@ -364,6 +473,16 @@ class BatchEmulator:
             request.order_by,
         )
         return _list_response(1, jobs, token)
+
+    def _list_log_entries(self, request: Any, version: str) -> bytes:
+        entries, token = self.engine.list_log_entries(
+            list(request.resource_names),
+            request.filter,
+            request.order_by,
+            request.page_size,
+            request.page_token,
+        )
+        return _list_response(1, [render_entry(e) for e in entries], token)
 
     def _list_tasks(self, request: Any, version: str) -> bytes:
         tasks, token = self.engine.list_tasks(
