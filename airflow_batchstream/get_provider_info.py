@@ -26,6 +26,18 @@ def get_provider_info() -> dict:
                 "python-modules": ["airflow_batchstream.operators.batch"],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": "Google Cloud Batch image streaming",
+                "python-modules": ["airflow_batchstream.sensors.batch"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Google Cloud Batch image streaming",
+                "python-modules": ["airflow_batchstream.triggers.batch"],
+            }
+        ],
         "extra-links": [
             "airflow_batchstream.links.batch.BatchStreamJobLink",
             "airflow_batchstream.links.batch.BatchStreamJobLogsLink",

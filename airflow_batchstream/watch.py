@@ -83,14 +83,13 @@ class JobWatcher:
             for text in self.fetcher.fetch():
                 self.log.info("%s", text)
 
-    def finish(self, job: Any, summary: Mapping[str, Any]) -> None:
+    def finish(self, summary: Mapping[str, Any]) -> None:
         """
         Log the last progress, every output line left, how many the cap hid, and the job's times.
 
-        :param job: the ended ``Job``.
-        :param summary: its summary.
+        :param summary: the ended job's summary (:func:`airflow_batchstream.summary.summarize_job`).
         """
-        line = self.progress.update_from_job(job)
+        line = self.progress.update(summary["job_name"], summary["state"], summary["task_counts"])
         if line:
             self.log.info("%s", line)
         if self.fetcher is not None:
@@ -112,7 +111,6 @@ class JobWatcher:
 def report_resumed(
     log: Any,
     hook: Any,
-    job: Any,
     summary: Mapping[str, Any],
     fetch_logs: bool,
     max_log_lines: int,
@@ -125,24 +123,19 @@ def report_resumed(
     shown again, and the line cap counts them.
 
     :param log: the task's logger.
-    :param hook: the ``BatchStreamHook``.
-    :param job: the ended ``Job`` (GetJob after the trigger's event).
-    :param summary: its summary.
+    :param hook: the ``BatchStreamHook`` (its credentials read the logs).
+    :param summary: the ended job's summary, as the trigger's event carries it.
     :param fetch_logs: read the job's task output into the task log.
     :param max_log_lines: lines of output to show at most.
     :param state: what was shown before deferring, if anything.
     """
     state = state or {}
-    watcher = JobWatcher.for_job(log, hook, job, fetch_logs, max_log_lines)
-    if watcher.fetcher is not None and state.get("logs"):
-        watcher.fetcher = JobLogFetcher(
-            watcher.fetcher.client,
-            watcher.fetcher.project_id,
-            watcher.fetcher.job_uid,
-            max_lines=max_log_lines,
-            log=log,
-            state=state["logs"],
+    fetcher = None
+    if fetch_logs:
+        project_id = summary["job_name"].split("/")[1]
+        fetcher = fetcher_for_hook(
+            hook, project_id, summary["uid"], max_lines=max_log_lines, log=log, state=state.get("logs")
         )
-    watcher.progress = ProgressTracker.from_dict(state.get("progress"))
-    watcher.finish(job, summary)
+    watcher = JobWatcher(log, fetcher, ProgressTracker.from_dict(state.get("progress")))
+    watcher.finish(summary)
     return watcher

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from airflow_batchstream.emulator.engine import Scenario
+from airflow_batchstream.emulator.model import Scenario
 
 if TYPE_CHECKING:
     from airflow_batchstream.emulator.server import BatchEmulator
@@ -48,6 +48,7 @@ OPERATIONS = (
     "add_scenario",
     "job_names",
     "task_logs",
+    "register_image",
 )
 
 

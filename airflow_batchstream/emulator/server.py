@@ -17,16 +17,17 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
 from airflow_batchstream.emulator.control import control_handler
-from airflow_batchstream.emulator.engine import (
-    PREEMPTION_EXIT_CODE,
-    EmulatorError,
-    Engine,
-    LogLine,
-    Scenario,
-    Timings,
-)
+from airflow_batchstream.emulator.engine import Engine
 from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
-from airflow_batchstream.emulator.logs import render_entry
+from airflow_batchstream.emulator.images import (
+    DEFAULT_BANDWIDTH,
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_STREAMING_SECONDS,
+    ImageCatalog,
+)
+from airflow_batchstream.emulator.logs import LogLine, render_entry
+from airflow_batchstream.emulator.model import PREEMPTION_EXIT_CODE, EmulatorError, Scenario, Timings
+from airflow_batchstream.emulator.runtime import select_runtime
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
@@ -84,6 +85,14 @@ class BatchEmulator:
     :param cancel_seconds: time a job stays CANCELLATION_IN_PROGRESS.
     :param delete_seconds: time a job stays DELETION_IN_PROGRESS before it is gone.
     :param max_workers: gRPC server worker threads.
+    :param container_runtime: how container runnables run: ``"simulate"`` (default), ``"local"``
+        (entrypoint + commands as a host subprocess) or ``"docker"``/``"podman"`` (refused unless
+        the engine answers ``info``).
+    :param default_image_size: bytes assumed for an image without a known size.
+    :param image_bandwidth: bytes per second of a non-streamed image pull.
+    :param streaming_seconds: start-up delay of a streamed image.
+    :param image_sizes: optional ``uri -> bytes or None`` lookup (e.g. a registry's store),
+        consulted after :meth:`register_image`.
     """
 
     def __init__(
@@ -97,6 +106,11 @@ class BatchEmulator:
         cancel_seconds: float = 0.3,
         delete_seconds: float = 0.3,
         max_workers: int = 16,
+        container_runtime: str = "simulate",
+        default_image_size: int = DEFAULT_IMAGE_SIZE,
+        image_bandwidth: float = DEFAULT_BANDWIDTH,
+        streaming_seconds: float = DEFAULT_STREAMING_SECONDS,
+        image_sizes: Callable[[str], int | None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -107,7 +121,9 @@ class BatchEmulator:
                 run_seconds=run_seconds,
                 cancel_seconds=cancel_seconds,
                 delete_seconds=delete_seconds,
-            )
+            ),
+            images=ImageCatalog(default_image_size, image_bandwidth, streaming_seconds, image_sizes),
+            runtime=select_runtime(container_runtime),
         )
         self._max_workers = max_workers
         self._server: grpc.Server | None = None
@@ -194,6 +210,14 @@ class BatchEmulator:
     def faults_injected(self) -> dict[str, int]:
         """How many faults were injected per bare method name since start or :meth:`reset_counts`."""
         return self.faults.injected()
+
+    def register_image(self, uri: str, size_bytes: int) -> None:
+        """Declare an image's size: without streaming, a task waits ``size / image_bandwidth`` to start.
+
+        :param uri: the image URI exactly as jobs name it.
+        :param size_bytes: the image's size in bytes.
+        """
+        self.engine.images.register(uri, size_bytes)
 
     # ---------------------------------------------------------------- faults
 
@@ -307,7 +331,7 @@ class BatchEmulator:
         :param job_id: the id of the future job.
         :param labels: labels a future job must carry (all of them).
         """
-        self.engine.add_scenario(scenario, job_id=job_id, labels=labels)
+        self.engine.scenarios.add(scenario, job_id=job_id, labels=labels)
 
     # ------------------------------------------------------------- clients
 
@@ -381,7 +405,7 @@ class BatchEmulator:
         operations: dict[str, tuple[Callable[[bytes], Any], _Handler]] = {
             "GetOperation": (
                 operations_pb2.GetOperationRequest.FromString,
-                lambda r, v: self.engine.get_operation(r.name),
+                lambda r, v: self.engine.operations.get(r.name),
             ),
             "ListOperations": (
                 operations_pb2.ListOperationsRequest.FromString,
@@ -491,24 +515,24 @@ class BatchEmulator:
         return _list_response(1, tasks, token)
 
     def _list_operations(self, request: Any, version: str) -> bytes:
-        ops, token = self.engine.list_operations(request.name, request.page_size, request.page_token)
+        ops, token = self.engine.operations.list(request.name, request.page_size, request.page_token)
         return _list_response(1, ops, token)
 
     def _delete_operation(self, request: Any, version: str) -> bytes:
-        self.engine.delete_operation(request.name)
+        self.engine.operations.delete(request.name)
         return bytes(empty_pb2.Empty().SerializeToString())
 
     def _cancel_operation(self, request: Any, version: str) -> bytes:
-        self.engine.cancel_operation(request.name)
+        self.engine.operations.cancel(request.name)
         return bytes(empty_pb2.Empty().SerializeToString())
 
     def _wait_operation(self, request: Any, version: str) -> bytes:
         limit = request.timeout.seconds + request.timeout.nanos / 1e9 if request.HasField("timeout") else 30.0
         deadline = time.monotonic() + min(limit, 60.0)
         while True:
-            remaining = self.engine.operation_remaining(request.name)
+            remaining = self.engine.operations.remaining(request.name)
             if remaining <= 0 or time.monotonic() >= deadline:
-                return self.engine.get_operation(request.name)
+                return self.engine.operations.get(request.name)
             time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
 
 

@@ -39,6 +39,7 @@ def test_reference_dag_submits_the_reference_sample(batch_emulator):
     assert module_job == expected
 
 
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
 @pytest.mark.parametrize(
     ("dag_id", "run_kwargs"),
     [
@@ -48,10 +49,14 @@ def test_reference_dag_submits_the_reference_sample(batch_emulator):
         ("example_image_streaming_vs_pull", {}),
     ],
 )
-def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs, capfd):
+def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs, deferrable, monkeypatch, capfd):
+    # The examples do not set deferrable=: the [operators] default_deferrable setting decides.
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", str(deferrable))
     dag = load_dag(dag_id)
     dag_run = dag.test(**run_kwargs)
     assert dag_run.state == "success"
+    task_log = "".join(capfd.readouterr())
+    assert ("Deferring: the triggerer waits" in task_log) == deferrable
     summaries = _xcoms(dag_run)
     assert set(summaries) == set(dag.task_ids)
     for task_id, summary in summaries.items():
@@ -79,5 +84,4 @@ def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs, capfd):
             "streamed_startup_seconds": streamed,
             "pulled_startup_seconds": pulled,
         }
-        task_log = "".join(capfd.readouterr())
         assert f"start-up with image streaming: {streamed} s; with a full pull: {pulled} s" in task_log
