@@ -60,10 +60,13 @@ def _output_lines(task_log: str) -> list[str]:
     return re.findall(r"\[task (\d+)\] (out \S+)", task_log)
 
 
-def test_job_output_reaches_the_task_log_complete_and_in_order(batch_emulator, capfd):
-    dag_run = operator_dag("visible_output", job=_script_job()).test()
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_job_output_reaches_the_task_log_complete_and_in_order(batch_emulator, capfd, deferrable):
+    dag_id = f"visible_output_{'deferred' if deferrable else 'sync'}"
+    dag_run = operator_dag(dag_id, job=_script_job(), deferrable=deferrable).test()
     assert dag_run.state == "success"
     task_log = "".join(capfd.readouterr())
+    assert ("Deferring" in task_log) == deferrable
     expected = [
         (str(task), f"out {task}.{line}") for task in range(3) for line in range(1, LINES_PER_TASK + 1)
     ]
@@ -82,7 +85,7 @@ def test_max_log_lines_caps_the_output_and_says_how_much_was_left_out(batch_emul
 def test_progress_lines_appear_once_per_change(batch_emulator, capfd):
     dag_run = operator_dag("progress_lines", image_uri=IMAGE, task_count=2).test()
     assert dag_run.state == "success"
-    progress = re.findall(r"Batch job \S+ is [A-Z_]+(?::[^.\n]*)?\.", "".join(capfd.readouterr()))
+    progress = re.findall(r"Batch job \S+ is [A-Z_]+: [^.\n]*\.", "".join(capfd.readouterr()))
     assert len(progress) == len(set(progress))
     assert progress[0].split(" is ")[1].startswith("QUEUED")
     assert progress[-1].endswith("is SUCCEEDED: 2/2 succeeded, 0 running, 0 failed.")
