@@ -82,8 +82,10 @@ def test_max_log_lines_caps_the_output_and_says_how_much_was_left_out(batch_emul
     assert f"{3 * LINES_PER_TASK - 5} more line(s) of job output were not shown (max_log_lines=5)" in task_log
 
 
-def test_progress_lines_appear_once_per_change(batch_emulator, capfd):
-    dag_run = operator_dag("progress_lines", image_uri=IMAGE, task_count=2).test()
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "trigger"])
+def test_progress_lines_appear_once_per_change(batch_emulator, capfd, deferrable):
+    dag_id = f"progress_lines_{'trigger' if deferrable else 'sync'}"
+    dag_run = operator_dag(dag_id, image_uri=IMAGE, task_count=2, deferrable=deferrable).test()
     assert dag_run.state == "success"
     progress = re.findall(r"Batch job \S+ is [A-Z_]+: [^.\n]*\.", "".join(capfd.readouterr()))
     assert len(progress) == len(set(progress))
