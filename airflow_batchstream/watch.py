@@ -79,7 +79,7 @@ class JobWatcher:
         line = self.progress.update_from_job(job)
         if line:
             self.log.info("%s", line)
-        if self.fetcher is not None:
+        if self.fetcher is not None and self.progress.state == "RUNNING":  # no output before that
             for text in self.fetcher.fetch():
                 self.log.info("%s", text)
 

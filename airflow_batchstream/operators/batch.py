@@ -30,8 +30,11 @@ class BatchStreamSubmitJobOperator(BaseOperator):
     arguments, which build a one-container job with image streaming on and logs in Cloud Logging.
     The job id is deterministic per task try unless ``job_id`` is given, and the job carries labels
     naming the DAG, task, run and try. The return value (XCom) is a JSON summary with ``job_name``,
-    ``job_id``, ``uid``, ``state``, ``create_time``, ``end_time``, ``task_counts`` and
-    ``failed_exit_codes``. A job that ends FAILED or CANCELLED fails the task with the reason.
+    ``job_id``, ``uid``, ``state``, ``create_time``, ``end_time``, ``task_counts``,
+    ``failed_exit_codes``, ``console_url``, ``logs_url``, ``image_streaming`` and the phase times
+    ``queued_seconds``, ``startup_seconds``, ``run_seconds``; the console and logs links are in XCom
+    (and on the task page) as soon as the job exists. A job that ends FAILED or CANCELLED fails the
+    task with the reason.
 
     :param region: Batch region to run in, such as ``us-central1`` (templated).
     :param project_id: Google Cloud project; defaults to the connection's project (templated).
