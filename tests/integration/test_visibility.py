@@ -93,8 +93,10 @@ def test_progress_lines_appear_once_per_change(batch_emulator, capfd, deferrable
     assert progress[-1].endswith("is SUCCEEDED: 2/2 succeeded, 0 running, 0 failed.")
 
 
-def test_links_are_in_xcom_while_the_job_waits_and_the_summary_is_complete(batch_emulator, capfd):
-    batch_emulator.add_scenario(Scenario(hold_in_queue=True), labels={"airflow-dag-id": "linked_job"})
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_links_are_in_xcom_while_the_job_waits_and_the_summary_is_complete(batch_emulator, capfd, deferrable):
+    dag_id = f"linked_job_{'deferred' if deferrable else 'sync'}"
+    batch_emulator.add_scenario(Scenario(hold_in_queue=True), labels={"airflow-dag-id": dag_id})
     seen: dict[str, object] = {}
     # Import and map the models here: doing it first in the thread deadlocks with dag.test()'s own mapping.
     from airflow.models.xcom import XComModel
@@ -107,7 +109,7 @@ def test_links_are_in_xcom_while_the_job_waits_and_the_summary_is_complete(batch
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not seen:
             with create_session() as session:
-                rows = session.query(XComModel).filter_by(dag_id="linked_job").all()
+                rows = session.query(XComModel).filter_by(dag_id=dag_id).all()
                 seen.update({row.key: row.value for row in rows if row.key.startswith("batchstream_")})
             if not seen:
                 time.sleep(0.2)
@@ -117,7 +119,11 @@ def test_links_are_in_xcom_while_the_job_waits_and_the_summary_is_complete(batch
     watcher = threading.Thread(target=release_once_links_are_stored, daemon=True)
     watcher.start()
     dag = operator_dag(
-        "linked_job", image_uri=IMAGE, environment={"API_KEY": SECRET}, commands=["-c", "print(1)"]
+        dag_id,
+        image_uri=IMAGE,
+        environment={"API_KEY": SECRET},
+        commands=["-c", "print(1)"],
+        deferrable=deferrable,
     )
     dag_run = dag.test()
     watcher.join(timeout=70)
