@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
     from google.api_core.operation import Operation
 
+    from airflow_batchstream.preflight import Finding
+    from airflow_batchstream.validation import Inspection, Violation
+
 T = TypeVar("T")
 
 #: Timeout of one RPC attempt, in seconds; the retry deadline bounds the whole call.
@@ -209,6 +212,76 @@ class BatchStreamHook(GoogleBaseHook):
         """
         pager = self._call(self.get_conn().list_tasks, parent=f"{job_name}/taskGroups/{task_group}")
         return list(pager)
+
+    def inspect_job(self, job: Any, region: str, job_id: str | None = None) -> Inspection:
+        """
+        Validate a job for image streaming; return the violations and the images to preflight.
+
+        :param job: a dict (camelCase or snake_case), a JSON string or a ``Job`` proto.
+        :param region: Batch region, such as ``us-central1``.
+        :param job_id: the id it will be created under, when known.
+        """
+        from airflow_batchstream.validation import inspect_job
+
+        return inspect_job(job, region=region, api_version=self.api_version, job_id=job_id)
+
+    def validate_job(self, job: Any, region: str, job_id: str | None = None) -> list[Violation]:
+        """
+        Return every image-streaming rule ``job`` breaks (empty: none); no API call.
+
+        :param job: a dict (camelCase or snake_case), a JSON string or a ``Job`` proto.
+        :param region: Batch region, such as ``us-central1``.
+        :param job_id: the id it will be created under, when known.
+        """
+        return self.inspect_job(job, region, job_id).violations
+
+    def preflight(
+        self,
+        job: Any,
+        region: str,
+        project_id: str | None = None,
+        mode: str = "warn",
+        log: Any = None,
+    ) -> list[Finding]:
+        """
+        Check the job's streaming images (registry v2 API) and the Container File System API.
+
+        :param job: a dict (camelCase or snake_case), a JSON string or a ``Job`` proto.
+        :param region: Batch region, such as ``us-central1``.
+        :param project_id: project the job runs in; defaults to the connection's project.
+        :param mode: ``"warn"`` (checks that cannot run only warn), ``"strict"`` or ``"off"``.
+        :param log: where warnings go.
+        :return: the warnings.
+        :raises PreflightError: on problems.
+        """
+        return self.run_preflight(self.inspect_job(job, region), project_id=project_id, mode=mode, log=log)
+
+    def run_preflight(
+        self,
+        inspection: Inspection,
+        project_id: str | None = None,
+        mode: str = "warn",
+        log: Any = None,
+    ) -> list[Finding]:
+        """
+        Run the preflight on an inspected job with this hook's credentials.
+
+        :param inspection: what :meth:`inspect_job` returned.
+        :param project_id: project the job runs in; defaults to the connection's project.
+        :param mode: ``"warn"``, ``"strict"`` or ``"off"``.
+        :param log: where warnings go.
+        """
+        from airflow_batchstream.preflight import run_preflight
+
+        if mode == "off":
+            return []
+        return run_preflight(
+            inspection.streaming_images,
+            project_id or self.project_id,
+            self.get_credentials(),
+            mode=mode,
+            log=log or self.log,
+        )
 
 
 class _LoopClients:
