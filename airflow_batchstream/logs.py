@@ -361,21 +361,3 @@ def fetcher_for_hook(hook: Any, project_id: str, job_uid: str, **kwargs: Any) ->
     """
     credentials = None if emulator_host() else hook.get_credentials()
     return JobLogFetcher(build_logging_client(credentials), project_id, job_uid, **kwargs)
-
-
-def fetch_all_since_start(
-    hook: Any, project_id: str, job_uid: str, **kwargs: Any
-) -> tuple[list[str], JobLogFetcher]:
-    """
-    Read a job's whole output at once, as a deferred task does when it resumes.
-
-    Return the rendered lines and the fetcher (its ``skipped`` count and :meth:`~JobLogFetcher.to_dict`).
-    Give ``state=`` (an earlier fetcher's ``to_dict()``) to leave out what was shown before.
-
-    :param hook: a ``GoogleBaseHook`` such as ``BatchStreamHook``.
-    :param project_id: the project the job runs in.
-    :param job_uid: the job's uid.
-    :param kwargs: :class:`JobLogFetcher`'s keyword arguments.
-    """
-    fetcher = fetcher_for_hook(hook, project_id, job_uid, **kwargs)
-    return fetcher.fetch(final=True), fetcher
