@@ -38,6 +38,10 @@ def get_provider_info() -> dict:
                 "python-modules": ["airflow_batchstream.triggers.batch"],
             }
         ],
+        "extra-links": [
+            "airflow_batchstream.links.batch.BatchStreamJobLink",
+            "airflow_batchstream.links.batch.BatchStreamJobLogsLink",
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_batchstream.hooks.batch.BatchStreamHook",

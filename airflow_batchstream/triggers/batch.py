@@ -12,6 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
 from airflow_batchstream.outcome import ended_event, error_event, timeout_event, vanished_event
 from airflow_batchstream.polling import poll_delays
+from airflow_batchstream.progress import ProgressTracker
 
 
 class JobStatePoller(Protocol):
@@ -55,6 +56,9 @@ class BatchStreamJobTrigger(BaseTrigger):
         :meth:`on_kill`).
     :param stop_states: states that end the wait besides the terminal ones (a sensor waiting for
         ``RUNNING``, say).
+    :param progress: the state of a :class:`~airflow_batchstream.progress.ProgressTracker`
+        (``to_dict()``): the trigger logs a line when the job's state or task counts change (Airflow 3
+        shows trigger logs in the task log), starting from what the task already showed.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class BatchStreamJobTrigger(BaseTrigger):
         cancel_on_deadline: bool = True,
         cancel_on_kill: bool = True,
         stop_states: Sequence[str] = (),
+        progress: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.job_name = job_name
@@ -83,6 +88,7 @@ class BatchStreamJobTrigger(BaseTrigger):
         self.cancel_on_deadline = cancel_on_deadline
         self.cancel_on_kill = cancel_on_kill
         self.stop_states = sorted(stop_states)
+        self.progress = ProgressTracker.from_dict(progress)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and the plain-JSON keyword arguments that rebuild this trigger."""
@@ -99,6 +105,7 @@ class BatchStreamJobTrigger(BaseTrigger):
                 "cancel_on_deadline": self.cancel_on_deadline,
                 "cancel_on_kill": self.cancel_on_kill,
                 "stop_states": self.stop_states,
+                "progress": self.progress.to_dict(),
             },
         )
 
@@ -140,6 +147,9 @@ class BatchStreamJobTrigger(BaseTrigger):
             event = ended_event(job, self.stop_states)
             if event is not None:
                 return event
+            line = self.progress.update_from_job(job)
+            if line:
+                self.log.info("%s", line)
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 return await self._expire(poller, job)
