@@ -26,6 +26,12 @@ def get_provider_info() -> dict:
                 "python-modules": ["airflow_batchstream.operators.batch"],
             }
         ],
+        "triggers": [
+            {
+                "integration-name": "Google Cloud Batch image streaming",
+                "python-modules": ["airflow_batchstream.triggers.poller"],
+            }
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_batchstream.hooks.batch.BatchStreamHook",
