@@ -26,10 +26,19 @@ def get_provider_info() -> dict:
                 "python-modules": ["airflow_batchstream.operators.batch"],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": "Google Cloud Batch image streaming",
+                "python-modules": ["airflow_batchstream.sensors.batch"],
+            }
+        ],
         "triggers": [
             {
                 "integration-name": "Google Cloud Batch image streaming",
-                "python-modules": ["airflow_batchstream.triggers.poller"],
+                "python-modules": [
+                    "airflow_batchstream.triggers.batch",
+                    "airflow_batchstream.triggers.poller",
+                ],
             }
         ],
         "connection-types": [

@@ -7,7 +7,8 @@ with the ``batch_emulator`` fixture of :mod:`airflow_batchstream.emulator.pytest
 
 from __future__ import annotations
 
-from airflow_batchstream.emulator.engine import LogLine, Scenario, Timings
+from airflow_batchstream.emulator.logs import LogLine
+from airflow_batchstream.emulator.model import Scenario, Timings
 from airflow_batchstream.emulator.server import BatchEmulator
 
 __all__ = ["BatchEmulator", "LogLine", "Scenario", "Timings"]

@@ -12,7 +12,14 @@ import sys
 import threading
 from types import FrameType
 
-from airflow_batchstream.emulator.engine import Timings
+from airflow_batchstream.emulator.faults import TRANSIENT_CODES
+from airflow_batchstream.emulator.images import (
+    DEFAULT_BANDWIDTH,
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_STREAMING_SECONDS,
+)
+from airflow_batchstream.emulator.model import Timings
+from airflow_batchstream.emulator.runtime import RUNTIMES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +65,57 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.delete_seconds,
         help="time a job stays DELETION_IN_PROGRESS",
     )
+    parser.add_argument(
+        "--container-runtime",
+        choices=RUNTIMES,
+        default="simulate",
+        help="how container runnables run: simulate (default), local (entrypoint + commands on the "
+        "host), docker or podman (refused unless the engine is usable)",
+    )
+    parser.add_argument(
+        "--default-image-size",
+        type=int,
+        default=DEFAULT_IMAGE_SIZE,
+        help="bytes assumed for an image of unknown size (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--image-bandwidth",
+        type=float,
+        default=DEFAULT_BANDWIDTH,
+        help="bytes per second of a non-streamed image pull (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--streaming-seconds",
+        type=float,
+        default=DEFAULT_STREAMING_SECONDS,
+        help="start-up delay of a streamed image (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="probability in [0, 1] that an RPC fails with a transient code (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fault-methods",
+        default="",
+        help="comma-separated bare method names the faults affect, e.g. GetJob,CreateJob (default: all)",
+    )
+    parser.add_argument(
+        "--fault-codes",
+        default=",".join(TRANSIENT_CODES),
+        help="comma-separated status codes to inject (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fault-after-commit",
+        type=float,
+        default=0.0,
+        help="fraction of CreateJob/CancelJob/DeleteJob faults that happen after the change is stored",
+    )
+    parser.add_argument("--fault-seed", type=int, default=None, help="random seed for the faults")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay added to every RPC, in milliseconds"
+    )
     return parser
 
 
@@ -70,15 +128,31 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from airflow_batchstream.emulator.server import BatchEmulator
 
-    emulator = BatchEmulator(
-        args.host,
-        args.port,
-        queued_seconds=args.queued_seconds,
-        scheduled_seconds=args.scheduled_seconds,
-        run_seconds=args.run_seconds,
-        cancel_seconds=args.cancel_seconds,
-        delete_seconds=args.delete_seconds,
-    )
+    try:
+        emulator = BatchEmulator(
+            args.host,
+            args.port,
+            queued_seconds=args.queued_seconds,
+            scheduled_seconds=args.scheduled_seconds,
+            run_seconds=args.run_seconds,
+            cancel_seconds=args.cancel_seconds,
+            delete_seconds=args.delete_seconds,
+            container_runtime=args.container_runtime,
+            default_image_size=args.default_image_size,
+            image_bandwidth=args.image_bandwidth,
+            streaming_seconds=args.streaming_seconds,
+        )
+        emulator.set_faults(
+            args.fault_rate,
+            codes=[c for c in args.fault_codes.split(",") if c],
+            methods=[m for m in args.fault_methods.split(",") if m] or None,
+            seed=args.fault_seed,
+            fault_after_commit=args.fault_after_commit,
+        )
+        emulator.set_latency(args.latency_ms)
+    except ValueError as exc:
+        print(f"batchstream-emulator: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_batchstream.emulator.control import EmulatorControl
 
 ADDRESS_PREFIX = "BATCH_EMULATOR_HOST="
 
@@ -38,6 +42,14 @@ class EmulatorProcess:
             raise RuntimeError(f"the emulator did not start: its first line was {first!r}")
         self.address = first.removeprefix(ADDRESS_PREFIX)
         return self
+
+    def control(self) -> EmulatorControl:
+        """A client of the child's control service (counters, faults, scenarios)."""
+        from airflow_batchstream.emulator.control import EmulatorControl
+
+        if not self.address:
+            raise RuntimeError("start the emulator first")
+        return EmulatorControl(self.address)
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 10 s)."""

@@ -36,6 +36,7 @@ def batch_emulator_options() -> dict[str, Any]:
         "run_seconds": 0.5,
         "cancel_seconds": 0.2,
         "delete_seconds": 0.2,
+        "default_image_size": 128 * 1024 * 1024,
     }
 
 

@@ -1,4 +1,4 @@
-"""Running one task of a script job: scripts in real subprocesses, containers simulated.
+"""Running one task of a driven job: scripts in real subprocesses, containers through the runtime.
 
 Each script runs as ``/bin/sh -c TEXT`` (or ``/bin/sh PATH``) in its own process group, with
 the Batch task variables set (``BATCH_TASK_INDEX``, ``BATCH_TASK_COUNT``,
@@ -14,22 +14,22 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
-from airflow_batchstream.emulator.engine import (
-    TIMEOUT_EXIT_CODE,
-    LogLine,
-    _kill,
-    _seconds,
-)
+from airflow_batchstream.emulator.logs import LogLine
+from airflow_batchstream.emulator.model import TIMEOUT_EXIT_CODE, kill_process, seconds_of
+from airflow_batchstream.emulator.runtime import simulated_lines
 
 if TYPE_CHECKING:
-    from airflow_batchstream.emulator.engine import Engine, _Job
+    from airflow_batchstream.emulator.engine import Engine
+    from airflow_batchstream.emulator.model import JobRecord
 
 KILLED_EXIT_CODE = 50000
+#: A container the runtime cannot start (as a shell reports a missing command).
+CANNOT_RUN_EXIT_CODE = 127
 
 
-def task_environment(job: _Job, index: int, attempt: int) -> dict[str, str]:
+def task_environment(job: JobRecord, index: int, attempt: int) -> dict[str, str]:
     """The environment a task's runnables see (before a runnable's own variables).
 
     :param job: the job record.
@@ -59,7 +59,7 @@ def task_environment(job: _Job, index: int, attempt: int) -> dict[str, str]:
     return env
 
 
-def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
+def run_task(engine: Engine, job: JobRecord, index: int, attempt: int) -> int:
     """Run a task's runnables in order and return the task's exit code.
 
     A failing runnable ends the task unless it has ``ignore_exit_status``; ``always_run``
@@ -72,7 +72,7 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
     :param attempt: the retry attempt, from 0.
     """
     spec = job.spec.task_groups[0].task_spec
-    limit = _seconds(spec.max_run_duration)
+    limit = seconds_of(spec.max_run_duration)
     deadline = time.monotonic() + limit if limit > 0 else None
     base_env = task_environment(job, index, attempt)
     background: list[subprocess.Popen[bytes]] = []
@@ -92,7 +92,7 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
                     if runnable.script.text
                     else ["/bin/sh", runnable.script.path]
                 )
-                own = _seconds(runnable.timeout)
+                own = seconds_of(runnable.timeout)
                 end = deadline
                 if own > 0:
                     end = (
@@ -112,17 +112,9 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
                 )
             elif kind == "container":
                 has_container = True
-                seconds = (
-                    job.scenario.run_seconds
-                    if job.scenario.run_seconds is not None
-                    else engine.timings.run_seconds
-                )
-                if deadline is not None and time.monotonic() + seconds > deadline:
-                    job.stop_event.wait(max(0.0, deadline - time.monotonic()))
-                    result = TIMEOUT_EXIT_CODE
-                else:
-                    job.stop_event.wait(seconds)
-                    result = job.scenario.exit_code_for(index)
+                env = dict(base_env)
+                env.update(runnable.environment.variables)
+                result = _run_container(engine, job, index, attempt, runnable, env, deadline)
             if result != 0 and not runnable.ignore_exit_status and code == 0:
                 code = result
             if result == TIMEOUT_EXIT_CODE:
@@ -130,7 +122,7 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
                 break
     finally:
         for proc in background:
-            _kill(proc)
+            kill_process(proc)
             proc.wait()
             engine.register_process(job, proc, running=False)
     if code == 0 and not has_container:
@@ -138,9 +130,42 @@ def run_task(engine: Engine, job: _Job, index: int, attempt: int) -> int:
     return code
 
 
+def _run_container(
+    engine: Engine,
+    job: JobRecord,
+    index: int,
+    attempt: int,
+    runnable: Any,
+    env: dict[str, str],
+    deadline: float | None,
+) -> int:
+    """Run one container runnable with the engine's runtime; simulated ones just wait."""
+    if engine.runtime.name == "simulate":
+        seconds = (
+            job.scenario.run_seconds if job.scenario.run_seconds is not None else engine.timings.run_seconds
+        )
+        start = time.time()
+        if deadline is not None and time.monotonic() + seconds > deadline:
+            job.stop_event.wait(max(0.0, deadline - time.monotonic()))
+            result = TIMEOUT_EXIT_CODE
+        else:
+            job.stop_event.wait(seconds)
+            result = job.scenario.exit_code_for(index)
+        for line in simulated_lines([runnable], start, time.time(), index, attempt, result):
+            engine.record_log(job, line)
+        return result
+    own = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    try:
+        argv = engine.runtime.argv(runnable.container, own)
+    except ValueError as exc:
+        engine.record_log(job, LogLine(time.time(), index, attempt, "stderr", str(exc)))
+        return CANNOT_RUN_EXIT_CODE
+    return _run_script(engine, job, index, attempt, argv, env, deadline, None)
+
+
 def _run_script(
     engine: Engine,
-    job: _Job,
+    job: JobRecord,
     index: int,
     attempt: int,
     argv: list[str],
@@ -150,14 +175,18 @@ def _run_script(
 ) -> int:
     if not engine.register_process(job, None, running=True):
         return KILLED_EXIT_CODE
-    proc = subprocess.Popen(
-        argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        engine.record_log(job, LogLine(time.time(), index, attempt, "stderr", f"cannot run {argv[0]}: {exc}"))
+        return CANNOT_RUN_EXIT_CODE
     engine.register_process(job, proc, running=True)
     assert proc.stdout is not None and proc.stderr is not None
     readers = [
@@ -182,7 +211,7 @@ def _run_script(
         proc.wait(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         timed_out = True
-        _kill(proc)
+        kill_process(proc)
         proc.wait()
     for reader in readers:
         reader.join(timeout=2)
@@ -192,7 +221,7 @@ def _run_script(
     return proc.returncode if proc.returncode >= 0 else KILLED_EXIT_CODE
 
 
-def _pump(engine: Engine, job: _Job, index: int, attempt: int, stream: str, pipe: IO[bytes]) -> None:
+def _pump(engine: Engine, job: JobRecord, index: int, attempt: int, stream: str, pipe: IO[bytes]) -> None:
     with pipe:
         for raw in iter(pipe.readline, b""):
             text = raw.decode("utf-8", errors="replace").rstrip("\n")

@@ -5,27 +5,33 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from types import TracebackType
 from typing import Any
 
 import grpc
 from google.cloud import batch_v1alpha
+from google.cloud.logging_v2.types import ListLogEntriesRequest
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
-from airflow_batchstream.emulator.engine import (
-    PREEMPTION_EXIT_CODE,
-    EmulatorError,
-    Engine,
-    LogLine,
-    Scenario,
-    Timings,
+from airflow_batchstream.emulator.control import control_handler
+from airflow_batchstream.emulator.engine import Engine
+from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
+from airflow_batchstream.emulator.images import (
+    DEFAULT_BANDWIDTH,
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_STREAMING_SECONDS,
+    ImageCatalog,
 )
+from airflow_batchstream.emulator.logs import LogLine, render_entry
+from airflow_batchstream.emulator.model import PREEMPTION_EXIT_CODE, EmulatorError, Scenario, Timings
+from airflow_batchstream.emulator.runtime import select_runtime
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
+_LOGGING_SERVICE = "google.logging.v2.LoggingServiceV2"
 
 _Handler = Callable[[Any, str], bytes]
 
@@ -79,6 +85,14 @@ class BatchEmulator:
     :param cancel_seconds: time a job stays CANCELLATION_IN_PROGRESS.
     :param delete_seconds: time a job stays DELETION_IN_PROGRESS before it is gone.
     :param max_workers: gRPC server worker threads.
+    :param container_runtime: how container runnables run: ``"simulate"`` (default), ``"local"``
+        (entrypoint + commands as a host subprocess) or ``"docker"``/``"podman"`` (refused unless
+        the engine answers ``info``).
+    :param default_image_size: bytes assumed for an image without a known size.
+    :param image_bandwidth: bytes per second of a non-streamed image pull.
+    :param streaming_seconds: start-up delay of a streamed image.
+    :param image_sizes: optional ``uri -> bytes or None`` lookup (e.g. a registry's store),
+        consulted after :meth:`register_image`.
     """
 
     def __init__(
@@ -92,6 +106,11 @@ class BatchEmulator:
         cancel_seconds: float = 0.3,
         delete_seconds: float = 0.3,
         max_workers: int = 16,
+        container_runtime: str = "simulate",
+        default_image_size: int = DEFAULT_IMAGE_SIZE,
+        image_bandwidth: float = DEFAULT_BANDWIDTH,
+        streaming_seconds: float = DEFAULT_STREAMING_SECONDS,
+        image_sizes: Callable[[str], int | None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -102,12 +121,15 @@ class BatchEmulator:
                 run_seconds=run_seconds,
                 cancel_seconds=cancel_seconds,
                 delete_seconds=delete_seconds,
-            )
+            ),
+            images=ImageCatalog(default_image_size, image_bandwidth, streaming_seconds, image_sizes),
+            runtime=select_runtime(container_runtime),
         )
         self._max_workers = max_workers
         self._server: grpc.Server | None = None
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
+        self.faults = FaultInjector()
 
     # ----------------------------------------------------------- lifecycle
 
@@ -171,9 +193,76 @@ class BatchEmulator:
             return dict(merged)
 
     def reset_counts(self) -> None:
-        """Forget the RPC counts."""
+        """Forget the RPC counts, the injected-fault counts and :meth:`jobs_created`."""
         with self._counts_lock:
             self._counts.clear()
+        self.faults.reset_injected()
+        self.engine.reset_created()
+
+    def jobs_created(self) -> int:
+        """How many jobs were really stored since start or :meth:`reset_counts`.
+
+        A CreateJob refused, failed before commit, or answered from an earlier ``request_id``
+        stores nothing; one whose response was lost after commit does.
+        """
+        return self.engine.jobs_created
+
+    def faults_injected(self) -> dict[str, int]:
+        """How many faults were injected per bare method name since start or :meth:`reset_counts`."""
+        return self.faults.injected()
+
+    def register_image(self, uri: str, size_bytes: int) -> None:
+        """Declare an image's size: without streaming, a task waits ``size / image_bandwidth`` to start.
+
+        :param uri: the image URI exactly as jobs name it.
+        :param size_bytes: the image's size in bytes.
+        """
+        self.engine.images.register(uri, size_bytes)
+
+    # ---------------------------------------------------------------- faults
+
+    def set_faults(
+        self,
+        rate: float,
+        codes: Sequence[str] = TRANSIENT_CODES,
+        methods: Sequence[str] | None = None,
+        seed: int | None = None,
+        fault_after_commit: float = 0.0,
+    ) -> None:
+        """Fail a fraction of received RPCs with transient errors (every RPC still counts).
+
+        :param rate: probability in [0, 1] that a selected RPC fails.
+        :param codes: status code names drawn uniformly; default UNAVAILABLE, RESOURCE_EXHAUSTED,
+            DEADLINE_EXCEEDED, INTERNAL.
+        :param methods: bare method names to affect (``None``: every method).
+        :param seed: random seed, for reproducible runs.
+        :param fault_after_commit: fraction of the faults on CreateJob/CancelJob/DeleteJob that
+            happen after the change is stored ("response lost") instead of before ("request lost").
+        """
+        self.faults.set_faults(rate, codes, methods, seed, fault_after_commit)
+
+    def set_latency(self, latency_ms: float) -> None:
+        """Delay every RPC (bounded to 30 s).
+
+        :param latency_ms: the delay in milliseconds; 0 removes it.
+        """
+        self.faults.set_latency(latency_ms)
+
+    def fail_next(
+        self, method: str, code: str = "UNAVAILABLE", *, times: int = 1, after_commit: bool = False
+    ) -> None:
+        """Fail the next ``times`` calls of one method with ``code``.
+
+        :param method: the bare method name, e.g. ``"CreateJob"`` or ``"GetJob"``.
+        :param code: the status code name.
+        :param times: how many calls fail.
+        :param after_commit: store the change first, then fail (CreateJob, CancelJob, DeleteJob).
+        """
+        self.faults.fail_next(method, code, times=times, after_commit=after_commit)
+
+    def clear_faults(self) -> None:
+        """Remove random and scripted faults and the latency."""
+        self.faults.clear()
 
     def job_names(self) -> list[str]:
         """Full resource names of the jobs that exist now, oldest first."""
@@ -242,7 +331,7 @@ class BatchEmulator:
         :param job_id: the id of the future job.
         :param labels: labels a future job must carry (all of them).
         """
-        self.engine.add_scenario(scenario, job_id=job_id, labels=labels)
+        self.engine.scenarios.add(scenario, job_id=job_id, labels=labels)
 
     # ------------------------------------------------------------- clients
 
@@ -265,6 +354,26 @@ class BatchEmulator:
         return module.BatchServiceAsyncClient(
             transport=transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
         )
+
+    def logging_client(self) -> Any:
+        """A synchronous ``LoggingServiceV2Client`` (GAPIC) reading this emulator's task logs."""
+        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+        from google.cloud.logging_v2.services.logging_service_v2.transports import (
+            LoggingServiceV2GrpcTransport,
+        )
+
+        channel = grpc.insecure_channel(self.address)
+        return LoggingServiceV2Client(transport=LoggingServiceV2GrpcTransport(channel=channel))
+
+    def async_logging_client(self) -> Any:
+        """An asyncio ``LoggingServiceV2AsyncClient``; create it inside the running event loop."""
+        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2AsyncClient
+        from google.cloud.logging_v2.services.logging_service_v2.transports import (
+            LoggingServiceV2GrpcAsyncIOTransport,
+        )
+
+        channel = grpc.aio.insecure_channel(self.address)
+        return LoggingServiceV2AsyncClient(transport=LoggingServiceV2GrpcAsyncIOTransport(channel=channel))
 
     # -------------------------------------------------------------- serving
 
@@ -296,7 +405,7 @@ class BatchEmulator:
         operations: dict[str, tuple[Callable[[bytes], Any], _Handler]] = {
             "GetOperation": (
                 operations_pb2.GetOperationRequest.FromString,
-                lambda r, v: self.engine.get_operation(r.name),
+                lambda r, v: self.engine.operations.get(r.name),
             ),
             "ListOperations": (
                 operations_pb2.ListOperationsRequest.FromString,
@@ -341,17 +450,41 @@ class BatchEmulator:
                 },
             )
         )
+        handlers.append(
+            grpc.method_handlers_generic_handler(
+                _LOGGING_SERVICE,
+                {
+                    "ListLogEntries": grpc.unary_unary_rpc_method_handler(
+                        self._wrap("logging.ListLogEntries", "", self._list_log_entries),
+                        request_deserializer=_pb(ListLogEntriesRequest),
+                        response_serializer=_identity,
+                    )
+                },
+            )
+        )
+        handlers.append(control_handler(self))
         return tuple(handlers)
 
     def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
+        method = key.rsplit(".", 1)[-1]
+
         def handle(request: Any, context: grpc.ServicerContext) -> bytes:
             with self._counts_lock:
                 self._counts[key] += 1
+            delay = self.faults.latency_seconds
+            if delay:
+                time.sleep(delay)
+            fault = self.faults.decide(method)
+            if fault is not None and not fault.after_commit:
+                context.abort(fault.code, fault.message)
             try:
-                return fn(request, version)
+                response = fn(request, version)
             except EmulatorError as exc:
                 context.abort(exc.code, exc.message)
                 raise  # unreachable: abort raises
+            if fault is not None:
+                context.abort(fault.code, fault.message)
+            return response
 
         return handle
 
@@ -365,6 +498,16 @@ class BatchEmulator:
         )
         return _list_response(1, jobs, token)
 
+    def _list_log_entries(self, request: Any, version: str) -> bytes:
+        entries, token = self.engine.list_log_entries(
+            list(request.resource_names),
+            request.filter,
+            request.order_by,
+            request.page_size,
+            request.page_token,
+        )
+        return _list_response(1, [render_entry(e) for e in entries], token)
+
     def _list_tasks(self, request: Any, version: str) -> bytes:
         tasks, token = self.engine.list_tasks(
             request.parent, request.filter, request.page_size, request.page_token
@@ -372,24 +515,24 @@ class BatchEmulator:
         return _list_response(1, tasks, token)
 
     def _list_operations(self, request: Any, version: str) -> bytes:
-        ops, token = self.engine.list_operations(request.name, request.page_size, request.page_token)
+        ops, token = self.engine.operations.list(request.name, request.page_size, request.page_token)
         return _list_response(1, ops, token)
 
     def _delete_operation(self, request: Any, version: str) -> bytes:
-        self.engine.delete_operation(request.name)
+        self.engine.operations.delete(request.name)
         return bytes(empty_pb2.Empty().SerializeToString())
 
     def _cancel_operation(self, request: Any, version: str) -> bytes:
-        self.engine.cancel_operation(request.name)
+        self.engine.operations.cancel(request.name)
         return bytes(empty_pb2.Empty().SerializeToString())
 
     def _wait_operation(self, request: Any, version: str) -> bytes:
         limit = request.timeout.seconds + request.timeout.nanos / 1e9 if request.HasField("timeout") else 30.0
         deadline = time.monotonic() + min(limit, 60.0)
         while True:
-            remaining = self.engine.operation_remaining(request.name)
+            remaining = self.engine.operations.remaining(request.name)
             if remaining <= 0 or time.monotonic() >= deadline:
-                return self.engine.get_operation(request.name)
+                return self.engine.operations.get(request.name)
             time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
 
 

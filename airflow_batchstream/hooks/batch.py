@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.google.common.consts import CLIENT_INFO
-from airflow.providers.google.common.hooks.base_google import PROVIDE_PROJECT_ID, GoogleBaseHook
+from airflow.providers.google.common.hooks.base_google import (
+    PROVIDE_PROJECT_ID,
+    GoogleBaseAsyncHook,
+    GoogleBaseHook,
+)
+from asgiref.sync import sync_to_async
 
 from airflow_batchstream.api_version import (
     DEFAULT_API_VERSION,
@@ -17,9 +24,10 @@ from airflow_batchstream.api_version import (
     check_api_version,
     emulator_host,
 )
-from airflow_batchstream.retry import DEFAULT_RETRY_DEADLINE, transient_retrying
+from airflow_batchstream.retry import DEFAULT_RETRY_DEADLINE, transient_async_retrying, transient_retrying
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
     from types import ModuleType
 
     from google.api_core.operation import Operation
@@ -41,24 +49,33 @@ def job_path(project_id: str, region: str, job_id: str) -> str:
     return f"projects/{project_id}/locations/{region}/jobs/{job_id}"
 
 
-def build_batch_client(api_version: str, credentials: Any = None, client_options: Any = None) -> Any:
+def build_batch_client(
+    api_version: str, credentials: Any = None, client_options: Any = None, *, asynchronous: bool = False
+) -> Any:
     """
-    Build a synchronous ``BatchServiceClient``, on plaintext gRPC when ``BATCH_EMULATOR_HOST`` is set.
+    Build a ``BatchServiceClient`` or its asyncio twin; plaintext gRPC when ``BATCH_EMULATOR_HOST`` is set.
+
+    An asyncio client's channel belongs to the event loop running when it is built: build it inside
+    that loop and use it only there.
 
     :param api_version: ``"v1alpha"`` or ``"v1"``.
     :param credentials: Google credentials for the real API; unused with the emulator.
     :param client_options: ``ClientOptions`` for the real API; unused with the emulator.
+    :param asynchronous: build a ``BatchServiceAsyncClient`` on a ``grpc.aio`` channel.
     """
     module = batch_module(api_version)
+    client_cls = module.BatchServiceAsyncClient if asynchronous else module.BatchServiceClient
     host = emulator_host()
     if host:
         import grpc
 
-        transport_cls = module.services.batch_service.transports.BatchServiceGrpcTransport
-        return module.BatchServiceClient(transport=transport_cls(channel=grpc.insecure_channel(host)))
-    return module.BatchServiceClient(
-        credentials=credentials, client_info=CLIENT_INFO, client_options=client_options
-    )
+        transports = module.services.batch_service.transports
+        if asynchronous:
+            transport = transports.BatchServiceGrpcAsyncIOTransport(channel=grpc.aio.insecure_channel(host))
+        else:
+            transport = transports.BatchServiceGrpcTransport(channel=grpc.insecure_channel(host))
+        return client_cls(transport=transport)
+    return client_cls(credentials=credentials, client_info=CLIENT_INFO, client_options=client_options)
 
 
 class BatchStreamHook(GoogleBaseHook):
@@ -192,3 +209,110 @@ class BatchStreamHook(GoogleBaseHook):
         """
         pager = self._call(self.get_conn().list_tasks, parent=f"{job_name}/taskGroups/{task_group}")
         return list(pager)
+
+
+class _LoopClients:
+    """The asyncio clients built in one event loop, and the lock that makes each one be built once."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.clients: dict[tuple[str, ...], Any] = {}
+
+
+#: Event loop → its clients. A ``grpc.aio`` channel is bound to the loop it was built in: the
+#: triggerer has one loop for its life, but ``dag.test()`` runs each trigger in a fresh loop, so the
+#: cache is per loop, and a loop's clients go when the loop is garbage-collected.
+_CLIENTS_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class BatchStreamAsyncHook(GoogleBaseAsyncHook):
+    """
+    Asyncio calls to the Cloud Batch API for triggers: GetJob and CancelJob, retried like the sync hook.
+
+    All hooks of one process and event loop with the same endpoint, connection, impersonation chain
+    and API version share one client and gRPC channel: thousands of waiting triggers use one HTTP/2
+    connection, and nothing is built per poll. The connection and credentials are read through
+    ``sync_to_async``, off the event loop.
+
+    :param gcp_conn_id: Airflow connection with the Google credentials.
+    :param impersonation_chain: service account to impersonate, or a chain of them.
+    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param retry_deadline: seconds one call may spend retrying transient errors.
+    """
+
+    sync_hook_class = BatchStreamHook
+
+    def __init__(
+        self,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        retry_deadline: float = DEFAULT_RETRY_DEADLINE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            gcp_conn_id=gcp_conn_id,
+            impersonation_chain=impersonation_chain,
+            api_version=check_api_version(api_version),
+            **kwargs,
+        )
+        self.gcp_conn_id = gcp_conn_id
+        self.impersonation_chain = impersonation_chain
+        self.api_version = api_version
+        self.retry_deadline = retry_deadline
+
+    def client_key(self) -> tuple[str, ...]:
+        """Return what identifies a shareable client: endpoint, connection, impersonation, API version."""
+        chain = self.impersonation_chain
+        chain_key = ",".join([chain] if isinstance(chain, str) else list(chain or ()))
+        return (emulator_host() or "googleapis", self.gcp_conn_id, chain_key, self.api_version)
+
+    async def get_conn(self) -> Any:
+        """Return the ``BatchServiceAsyncClient`` shared by this loop for this hook's key; build it once."""
+        loop = asyncio.get_running_loop()
+        entry = _CLIENTS_BY_LOOP.setdefault(loop, _LoopClients())
+        key = self.client_key()
+        client = entry.clients.get(key)
+        if client is not None:
+            return client
+        async with entry.lock:
+            if key not in entry.clients:
+                entry.clients[key] = await self._build_client()
+            return entry.clients[key]
+
+    async def _build_client(self) -> Any:
+        if emulator_host():
+            return build_batch_client(self.api_version, asynchronous=True)
+        sync_hook = await self.get_sync_hook()
+        credentials = await sync_to_async(sync_hook.get_credentials)()
+        options = await sync_to_async(sync_hook.get_client_options)()
+        return build_batch_client(self.api_version, credentials, options, asynchronous=True)
+
+    async def _call(self, method_name: str, deadline: float | None = None, **kwargs: Any) -> Any:
+        client = await self.get_conn()
+        method: Callable[..., Awaitable[Any]] = getattr(client, method_name)
+        retry_deadline = self.retry_deadline if deadline is None else min(deadline, self.retry_deadline)
+        async for attempt in transient_async_retrying(max(retry_deadline, 0.0)):
+            with attempt:
+                return await method(retry=None, timeout=RPC_TIMEOUT, **kwargs)
+        raise AssertionError("tenacity reraises the last error")
+
+    async def get_job(self, name: str, deadline: float | None = None) -> Any:
+        """
+        Return a job by its full resource name.
+
+        :param name: ``projects/P/locations/L/jobs/ID``.
+        :param deadline: at most this many seconds of retrying (less than the hook's own bound).
+        """
+        return await self._call("get_job", deadline, name=name)
+
+    async def cancel_job(self, name: str, deadline: float | None = None) -> Any:
+        """
+        Ask the service to cancel a job; return the long-running operation without waiting for it.
+
+        :param name: ``projects/P/locations/L/jobs/ID``.
+        :param deadline: at most this many seconds of retrying (less than the hook's own bound).
+        """
+        return await self._call("cancel_job", deadline, name=name)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk import BaseOperator, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
 
@@ -52,6 +53,16 @@ class BatchStreamSubmitJobOperator(BaseOperator):
     :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
     :param poll_interval: the longest wait, in seconds, between two looks at the job; the first
         looks come sooner (0.5 s, doubling up to this).
+    :param deferrable: wait in the triggerer instead of a worker slot; ``None`` (default) reads the
+        ``[operators] default_deferrable`` setting when the operator is built.
+    :param wait_for_completion: wait for the job to end; ``False`` returns the summary right after
+        submission.
+    :param timeout: seconds the job may take from its creation; written into the job as every task
+        group's ``max_run_duration`` (unless the job sets one) and enforced here: when it passes, the
+        job is cancelled and the try fails.
+    :param cancel_on_kill: cancel the job when the task is killed (``on_kill``, or the trigger's).
+    :param retry_on_cancel: let Airflow retry a task whose job was CANCELLED; by default a cancelled
+        job fails the task without retries.
     """
 
     template_fields: Sequence[str] = (
@@ -90,6 +101,11 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         impersonation_chain: str | Sequence[str] | None = None,
         api_version: str = DEFAULT_API_VERSION,
         poll_interval: float = 10.0,
+        deferrable: bool | None = None,
+        wait_for_completion: bool = True,
+        timeout: float | None = None,
+        cancel_on_kill: bool = True,
+        retry_on_cancel: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -99,6 +115,12 @@ class BatchStreamSubmitJobOperator(BaseOperator):
                 "(with commands=, entrypoint=, ... to build one), not both and not neither."
             )
         check_api_version(api_version)
+        if timeout is not None and timeout <= 0:
+            raise ValueError(
+                f"{self.task_id}: timeout must be a positive number of seconds, not {timeout!r}."
+            )
+        if poll_interval <= 0:
+            raise ValueError(f"{self.task_id}: poll_interval must be positive, not {poll_interval!r}.")
         self.region = region
         self.project_id = project_id
         self.job = job
@@ -116,6 +138,16 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         self.impersonation_chain = impersonation_chain
         self.api_version = api_version
         self.poll_interval = poll_interval
+        self.deferrable = (
+            conf.getboolean("operators", "default_deferrable", fallback=False)
+            if deferrable is None
+            else deferrable
+        )
+        self.wait_for_completion = wait_for_completion
+        self.timeout = timeout
+        self.cancel_on_kill = cancel_on_kill
+        self.retry_on_cancel = retry_on_cancel
+        self._job_name: str | None = None
 
     @cached_property
     def hook(self) -> BatchStreamHook:
@@ -133,24 +165,91 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         from airflow_batchstream.spec import convenience_job, parse_job
 
         if self.job is not None:
-            return parse_job(self.job, self.api_version)
-        spec = convenience_job(
-            image_uri=self.image_uri or "",
-            commands=self.commands,
-            entrypoint=self.entrypoint,
-            volumes=self.volumes,
-            task_count=self.task_count,
-            parallelism=self.parallelism,
-            environment=self.environment,
-            machine_type=self.machine_type,
-        )
-        return parse_job(spec, self.api_version)
+            job = parse_job(self.job, self.api_version)
+        else:
+            spec = convenience_job(
+                image_uri=self.image_uri or "",
+                commands=self.commands,
+                entrypoint=self.entrypoint,
+                volumes=self.volumes,
+                task_count=self.task_count,
+                parallelism=self.parallelism,
+                environment=self.environment,
+                machine_type=self.machine_type,
+            )
+            job = parse_job(spec, self.api_version)
+        if self.timeout is not None:
+            for group in job.task_groups:
+                if "max_run_duration" not in group.task_spec:
+                    group.task_spec.max_run_duration = timedelta(seconds=self.timeout)
+        return job
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value, make_job_id, with_labels
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        from airflow_batchstream.summary import summarize_job
+
+        job = self._submit_or_reattach(context)
+        self._job_name = job.name
+        if not self.wait_for_completion:
+            return summarize_job(job)
+        deadline = self._deadline(job)
+        if self.deferrable:
+            return self._defer(context, job, deadline)
+        return self.execute_complete(context, self._wait_sync(job, deadline))
+
+    # ----------------------------------------------------------------- submission
+
+    def _job_id_for_try(self, context: Context, try_number: int) -> str:
+        """Return the job id of one try: deterministic, or the user's ``job_id`` (``-tN`` after try 1)."""
+        from airflow_batchstream.spec import JOB_ID_MAX_LENGTH, make_job_id
 
         ti = context["ti"]
-        job = self.build_job()
+        if not self.job_id:
+            map_index = -1 if ti.map_index is None else ti.map_index
+            return make_job_id(ti.dag_id, ti.task_id, ti.run_id, map_index, try_number)
+        if try_number == 1:
+            return self.job_id
+        suffix = f"-t{try_number}"
+        return self.job_id[: JOB_ID_MAX_LENGTH - len(suffix)].rstrip("-") + suffix
+
+    def _submit_or_reattach(self, context: Context) -> Any:
+        """
+        Return the job this try waits for: an earlier try's live or succeeded job, else a new one.
+
+        A CreateJob whose response was lost is retried with the same ``request_id`` (the service returns
+        the job it made); ALREADY_EXISTS (a create that landed before this process died) reads that job.
+        """
+        from google.api_core.exceptions import AlreadyExists
+
+        from airflow_batchstream.hooks.batch import job_path
+
+        project_id = self.project_id or self.hook.project_id
+        earlier = self._earlier_try_job(context, project_id)
+        if earlier is not None:
+            return earlier
+        job_id = self._job_id_for_try(context, context["ti"].try_number)
+        job = self._labelled_job(context)
+        try:
+            created = self.hook.submit_job(
+                job=job,
+                job_id=job_id,
+                region=self.region,
+                project_id=project_id,
+                request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-batchstream/{project_id}/{job_id}")),
+            )
+        except AlreadyExists:
+            created = self.hook.get_job(job_path(project_id, self.region, job_id))
+            self.log.info(
+                "Batch job %s already exists (an earlier attempt of this try created it); waiting for it.",
+                created.name,
+            )
+            return created
+        self.log.info("Submitted Batch job %s (uid %s).", created.name, created.uid)
+        return created
+
+    def _labelled_job(self, context: Context) -> Any:
+        from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value, with_labels
+
+        ti = context["ti"]
         airflow_labels = {
             "airflow-dag-id": label_value(ti.dag_id),
             "airflow-task-id": label_value(ti.task_id),
@@ -158,43 +257,136 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             "airflow-try-number": str(ti.try_number),
             MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
         }
-        with_labels(job, {**dict(self.labels or {}), **airflow_labels})
-        job_id = self.job_id or make_job_id(
-            ti.dag_id, ti.task_id, ti.run_id, -1 if ti.map_index is None else ti.map_index, ti.try_number
-        )
-        project_id = self.project_id or self.hook.project_id
-        created = self.hook.submit_job(
-            job=job,
-            job_id=job_id,
-            region=self.region,
-            project_id=project_id,
-            request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-batchstream/{project_id}/{job_id}")),
-        )
-        self.log.info("Submitted Batch job %s (uid %s).", created.name, created.uid)
-        return self._finish(self._wait(created.name))
+        if ti.map_index is not None and ti.map_index >= 0:
+            airflow_labels["airflow-map-index"] = str(ti.map_index)
+        return with_labels(self.build_job(), {**dict(self.labels or {}), **airflow_labels})
 
-    def _wait(self, job_name: str) -> Any:
-        """Poll the job until it reaches a terminal state; log each state it passes through."""
+    def _earlier_try_job(self, context: Context, project_id: str) -> Any:
+        """Return the newest earlier try's job that is still active or succeeded, else ``None``."""
+        from google.api_core.exceptions import NotFound
+
+        from airflow_batchstream.hooks.batch import job_path
+        from airflow_batchstream.outcome import ACTIVE_STATES
+        from airflow_batchstream.summary import state_name
+
+        for try_number in range(context["ti"].try_number - 1, 0, -1):
+            name = job_path(project_id, self.region, self._job_id_for_try(context, try_number))
+            try:
+                job = self.hook.get_job(name)
+            except NotFound:
+                continue
+            state = state_name(job)
+            if state in ACTIVE_STATES or state == "SUCCEEDED":
+                self.log.info("Reattaching to Batch job %s of try %d, which is %s.", name, try_number, state)
+                return job
+            self.log.info("Batch job %s of try %d ended %s; leaving it alone.", name, try_number, state)
+        return None
+
+    # -------------------------------------------------------------------- waiting
+
+    def _deadline(self, job: Any) -> float | None:
+        """Return the wall-clock deadline of the wait: the job's creation plus ``timeout``."""
+        if self.timeout is None:
+            return None
+        created = job.create_time.timestamp() if job.create_time else time.time()
+        return created + self.timeout
+
+    def _wait_sync(self, job: Any, deadline: float | None) -> dict[str, Any]:
+        """Poll the job in this worker until it ends or the deadline passes; return the event."""
+        from google.api_core.exceptions import GoogleAPICallError, NotFound
+
+        from airflow_batchstream.outcome import ended_event, error_event, vanished_event
         from airflow_batchstream.polling import poll_delays
-        from airflow_batchstream.summary import TERMINAL_STATES, state_name
+        from airflow_batchstream.summary import state_name
 
         last_state = None
         for delay in poll_delays(self.poll_interval):
-            job = self.hook.get_job(job_name)
             state = state_name(job)
             if state != last_state:
-                self.log.info("Batch job %s is %s.", job_name, state)
+                self.log.info("Batch job %s is %s.", job.name, state)
                 last_state = state
-            if state in TERMINAL_STATES:
-                return job
-            time.sleep(delay)
+            event = ended_event(job)
+            if event is not None:
+                return event
+            if deadline is not None and time.time() >= deadline:
+                return self._expire(job)
+            time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.time())))
+            try:
+                job = self.hook.get_job(job.name)
+            except NotFound:
+                return vanished_event(job.name)
+            except GoogleAPICallError as error:
+                return error_event(job.name, error)
         raise AssertionError("poll_delays never ends")
 
-    def _finish(self, job: Any) -> dict[str, Any]:
-        """Return the summary of a successful job; raise with the reason for any other end."""
-        from airflow_batchstream.summary import failure_reason, summarize_job
+    def _expire(self, job: Any) -> dict[str, Any]:
+        from google.api_core.exceptions import GoogleAPICallError
 
-        summary = summarize_job(job)
-        if summary["state"] != "SUCCEEDED":
-            raise AirflowException(failure_reason(job))
-        return summary
+        from airflow_batchstream.outcome import timeout_event
+
+        self.log.warning("timeout=%ss passed: cancelling Batch job %s.", self.timeout, job.name)
+        try:
+            self.hook.cancel_job(job.name)
+        except GoogleAPICallError as error:
+            return timeout_event(job.name, job, cancelled=False, cancel_error=str(error))
+        return timeout_event(job.name, job, cancelled=True)
+
+    def _defer(self, context: Context, job: Any, deadline: float | None) -> dict[str, Any] | None:
+        """Finish now if the job already ended, else hand the wait to the trigger."""
+        from airflow_batchstream.outcome import ended_event
+        from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
+
+        event = ended_event(job)
+        if event is not None:
+            return self.execute_complete(context, event)
+        self.log.info("Deferring: the triggerer waits for Batch job %s.", job.name)
+        self.defer(
+            trigger=BatchStreamJobTrigger(
+                job_name=job.name,
+                gcp_conn_id=self.gcp_conn_id,
+                impersonation_chain=self.impersonation_chain,
+                api_version=self.api_version,
+                poll_interval=self.poll_interval,
+                deadline=deadline,
+                cancel_on_deadline=True,
+                cancel_on_kill=self.cancel_on_kill,
+            ),
+            method_name="execute_complete",
+        )
+        return None  # unreachable: defer() raises TaskDeferred
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """
+        Turn the end of a wait into the task's result: the summary, or an exception saying why.
+
+        SUCCEEDED returns the summary. FAILED (a spot preemption too), a vanished or deleted job, a
+        passed timeout and API errors raise ``AirflowException`` (Airflow may retry); CANCELLED raises
+        ``AirflowFailException`` (no retry) unless ``retry_on_cancel``.
+
+        :param context: the task's context.
+        :param event: the trigger's (or the synchronous wait's) event payload.
+        """
+        from airflow_batchstream.outcome import ENDED, TIMEOUT
+
+        self._job_name = event["job_name"]
+        if event["status"] == ENDED and event["state"] == "SUCCEEDED":
+            self.log.info("%s", event["message"])
+            return event["summary"]
+        message = event["message"]
+        if event["status"] == TIMEOUT:
+            raise AirflowException(f"timeout={self.timeout}s passed. {message}")
+        if event["state"] in ("CANCELLED", "CANCELLATION_IN_PROGRESS") and not self.retry_on_cancel:
+            raise AirflowFailException(f"{message} A cancelled job is not retried (retry_on_cancel=False).")
+        raise AirflowException(message)
+
+    def on_kill(self) -> None:
+        """Cancel the job when the task is killed, unless ``cancel_on_kill`` is off."""
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+
+        if not (self.cancel_on_kill and self._job_name):
+            return
+        self.log.info("Task killed: cancelling Batch job %s.", self._job_name)
+        try:
+            self.hook.cancel_job(self._job_name)
+        except (NotFound, FailedPrecondition) as error:
+            self.log.info("Batch job %s needs no cancelling: %s", self._job_name, error.message)

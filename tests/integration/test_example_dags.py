@@ -39,6 +39,7 @@ def test_reference_dag_submits_the_reference_sample(batch_emulator):
     assert module_job == expected
 
 
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
 @pytest.mark.parametrize(
     ("dag_id", "run_kwargs"),
     [
@@ -47,10 +48,13 @@ def test_reference_dag_submits_the_reference_sample(batch_emulator):
         ("example_image_streaming_daily", {"logical_date": datetime(2026, 11, 26, tzinfo=timezone.utc)}),
     ],
 )
-def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs):
+def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs, deferrable, monkeypatch, capfd):
+    # The examples do not set deferrable=: the [operators] default_deferrable setting decides.
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", str(deferrable))
     dag = load_dag(dag_id)
     dag_run = dag.test(**run_kwargs)
     assert dag_run.state == "success"
+    assert ("Deferring: the triggerer waits" in "".join(capfd.readouterr())) == deferrable
     summaries = _xcoms(dag_run)
     assert set(summaries) == set(dag.task_ids)
     for summary in summaries.values():

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-DAG_FACING_MODULES = ["airflow_batchstream.operators.batch"]
+DAG_FACING_MODULES = ["airflow_batchstream.operators.batch", "airflow_batchstream.sensors.batch"]
 HEAVY_PREFIXES = ("google.cloud.", "google.api_core", "google.protobuf", "grpc", "proto")
 
 
@@ -29,6 +29,7 @@ def test_module_imports_no_google_cloud_or_grpc(module):
     assert {name for name in added if name.startswith("airflow_batchstream")} <= {
         "airflow_batchstream",
         "airflow_batchstream.operators",
+        "airflow_batchstream.sensors",
         "airflow_batchstream.api_version",
         module,
     }

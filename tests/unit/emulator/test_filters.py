@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_batchstream.emulator.engine import JOB_STATES
 from airflow_batchstream.emulator.filters import (
     FilterError,
     Term,
     matcher,
     parse_filter,
 )
+from airflow_batchstream.emulator.model import JOB_STATES
 
 
 def test_parses_every_supported_form() -> None:

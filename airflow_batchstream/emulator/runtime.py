@@ -1,0 +1,152 @@
+"""How container runnables run in the emulator: a pluggable runtime, simulated by default.
+
+* ``simulate`` (default) runs nothing: a container lasts the scenario's run time and ends with
+  the scenario's exit code, writing a few lines (the command it would run, its exit code) so
+  container jobs have task logs too.
+* ``local`` (opt-in) runs ``entrypoint`` + ``commands`` on the host as a subprocess with the
+  Batch task variables; the image is ignored.
+* ``docker`` / ``podman`` (opt-in) run the image with that engine; chosen only when
+  ``ENGINE info`` succeeds, refused with a clear error otherwise.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from airflow_batchstream.emulator.logs import LogLine
+
+
+def command_line(container: Any) -> str:
+    """The command a container runnable would run, as a shell-quoted string.
+
+    :param container: a ``Runnable.Container`` protobuf message.
+    """
+    argv = ([container.entrypoint] if container.entrypoint else []) + list(container.commands)
+    return shlex.join(argv) if argv else "(the image's default command)"
+
+
+def simulated_lines(
+    runnables: Iterable[Any], start: float, finish: float, index: int, attempt: int, code: int
+) -> list[LogLine]:
+    """The lines simulated container runnables of one task attempt write.
+
+    :param runnables: the task's runnables (protobuf messages); only containers write lines.
+    :param start: when the attempt starts.
+    :param finish: when it ends.
+    :param index: the task index.
+    :param attempt: the retry attempt.
+    :param code: the attempt's exit code.
+    """
+    lines = []
+    for runnable in runnables:
+        if runnable.WhichOneof("executable") == "container":
+            container = runnable.container
+            text = f"[simulated] {container.image_uri}: {command_line(container)}"
+            lines.append(LogLine(start, index, attempt, "stdout", text))
+    if lines:
+        stream = "stdout" if code == 0 else "stderr"
+        lines.append(LogLine(finish, index, attempt, stream, f"[simulated] exit code {code}"))
+    return lines
+
+
+class ContainerRuntime:
+    """How container runnables run. The base class is the ``simulate`` runtime's interface."""
+
+    name = "simulate"
+
+    def argv(self, container: Any, env: Mapping[str, str]) -> list[str]:
+        """The host command that runs a container runnable (real runtimes only).
+
+        :param container: a ``Runnable.Container`` protobuf message.
+        :param env: the variables the container must see (Batch task variables and the job's own).
+        """
+        raise NotImplementedError(f"the {self.name} runtime runs nothing")
+
+
+class SimulatedRuntime(ContainerRuntime):
+    """Run nothing: the scenario decides duration and exit code (the default)."""
+
+    name = "simulate"
+
+
+class LocalRuntime(ContainerRuntime):
+    """Run ``entrypoint`` + ``commands`` on the host as a subprocess, ignoring the image.
+
+    Useful when the image's tools are installed locally. A container with neither an
+    entrypoint nor commands cannot run this way (the image's default command is unknown).
+    """
+
+    name = "local"
+
+    def argv(self, container: Any, env: Mapping[str, str]) -> list[str]:
+        """``[entrypoint, *commands]``.
+
+        :param container: a ``Runnable.Container`` protobuf message.
+        :param env: unused: the subprocess inherits the task environment.
+        """
+        argv = ([container.entrypoint] if container.entrypoint else []) + list(container.commands)
+        if not argv:
+            raise ValueError(
+                f"the local runtime cannot run {container.image_uri}: set entrypoint or commands "
+                "(the image's default command is unknown outside a container engine)"
+            )
+        return argv
+
+
+class EngineRuntime(ContainerRuntime):
+    """Run the container with a local container engine (``docker`` or ``podman``).
+
+    :param engine: the engine's command name.
+    """
+
+    def __init__(self, engine: str) -> None:
+        self.name = engine
+
+    def argv(self, container: Any, env: Mapping[str, str]) -> list[str]:
+        """``ENGINE run --rm -e K=V ... [--entrypoint E] IMAGE COMMANDS...``.
+
+        :param container: a ``Runnable.Container`` protobuf message.
+        :param env: the variables passed with ``-e``.
+        """
+        argv = [self.name, "run", "--rm"]
+        for key, value in env.items():
+            argv += ["-e", f"{key}={value}"]
+        if container.entrypoint:
+            argv += ["--entrypoint", container.entrypoint]
+        return [*argv, container.image_uri, *container.commands]
+
+
+RUNTIMES = ("simulate", "local", "docker", "podman")
+
+
+def select_runtime(name: str, probe_timeout: float = 10.0) -> ContainerRuntime:
+    """The runtime called ``name``; a container engine must answer ``ENGINE info`` first.
+
+    :param name: one of :data:`RUNTIMES`.
+    :param probe_timeout: seconds ``ENGINE info`` may take.
+    :raises ValueError: for an unknown name or an engine that is not usable here.
+    """
+    if name == "simulate":
+        return SimulatedRuntime()
+    if name == "local":
+        return LocalRuntime()
+    if name not in RUNTIMES:
+        raise ValueError(f"container runtime must be one of {', '.join(RUNTIMES)}, not {name!r}")
+    if shutil.which(name) is None:
+        raise ValueError(
+            f"container runtime {name!r} is not installed (no {name!r} on PATH); use 'simulate' or 'local'"
+        )
+    try:
+        probe = subprocess.run(
+            [name, "info"], capture_output=True, text=True, timeout=probe_timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"container runtime {name!r} did not answer '{name} info' in time") from None
+    if probe.returncode != 0:
+        reason = (probe.stderr or probe.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ValueError(f"container runtime {name!r} is not usable here: {reason[0]}")
+    return EngineRuntime(name)

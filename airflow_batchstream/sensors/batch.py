@@ -1,0 +1,223 @@
+"""A sensor for a Batch job submitted elsewhere: by name, by id, or by labels."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+)
+
+from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_batchstream.hooks.batch import BatchStreamHook
+
+#: Pseudo-state of a job that does not exist (any more); the same name the trigger's events use.
+NOT_FOUND = "NOT_FOUND"
+DEFAULT_TARGET_STATES = frozenset({"SUCCEEDED"})
+DEFAULT_FAILURE_STATES = frozenset({"FAILED", "CANCELLED", "DELETION_IN_PROGRESS", NOT_FOUND})
+
+
+class BatchStreamJobSensor(BaseSensorOperator):
+    """
+    Wait until a Batch job reaches one of ``target_states``; fail when it reaches a failure state.
+
+    Name the job with ``job_name``, or ``project_id`` + ``region`` + ``job_id``, or ``region`` +
+    ``labels`` (the newest job carrying all of them; none yet counts as "not yet"). Works in
+    ``mode="poke"``, ``mode="reschedule"`` and with ``deferrable=True`` (the wait runs in
+    :class:`~airflow_batchstream.triggers.batch.BatchStreamJobTrigger`). The sensor never cancels the
+    job. On success it returns the job's summary. A job in a failure state, or in an ending state that
+    is not a target, fails the task without retry (``soft_fail=True`` skips it instead).
+
+    :param job_name: the job's full resource name, such as an upstream summary's ``job_name`` (templated).
+    :param project_id: project of ``job_id`` or ``labels``; defaults to the connection's (templated).
+    :param region: region of ``job_id`` or ``labels`` (templated).
+    :param job_id: the job's id in ``region`` (templated).
+    :param labels: labels the job carries; the newest matching job is watched (templated).
+    :param target_states: job states that end the wait successfully.
+    :param failure_states: states that fail the task; ``"NOT_FOUND"`` stands for a job that is gone.
+    :param gcp_conn_id: Airflow connection with the Google credentials.
+    :param impersonation_chain: service account to impersonate, or a chain of them (templated).
+    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param deferrable: wait in the triggerer; ``None`` (default) reads ``[operators] default_deferrable``.
+    :param poll_interval: the longest wait between two looks in deferrable mode, in seconds
+        (``poke_interval`` paces the other modes).
+    """
+
+    template_fields: Sequence[str] = (
+        "job_name",
+        "project_id",
+        "region",
+        "job_id",
+        "labels",
+        "impersonation_chain",
+    )
+    ui_color = "#d4e4fc"
+
+    def __init__(
+        self,
+        *,
+        job_name: str | None = None,
+        project_id: str | None = None,
+        region: str | None = None,
+        job_id: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        target_states: Collection[str] = DEFAULT_TARGET_STATES,
+        failure_states: Collection[str] = DEFAULT_FAILURE_STATES,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        deferrable: bool | None = None,
+        poll_interval: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        given = [job_name is not None, job_id is not None, labels is not None]
+        if sum(given) != 1:
+            raise ValueError(
+                f"{self.task_id}: name the job one way: job_name=, or job_id= with region=, or labels= "
+                "with region=."
+            )
+        if (job_id is not None or labels is not None) and not region:
+            raise ValueError(f"{self.task_id}: job_id= and labels= need region=.")
+        overlap = set(target_states) & set(failure_states)
+        if not target_states or overlap:
+            raise ValueError(
+                f"{self.task_id}: target_states must be non-empty and share no state with failure_states "
+                f"(both have {sorted(overlap)})."
+            )
+        check_api_version(api_version)
+        self.job_name = job_name
+        self.project_id = project_id
+        self.region = region
+        self.job_id = job_id
+        self.labels = labels
+        self.target_states = frozenset(target_states)
+        self.failure_states = frozenset(failure_states)
+        self.gcp_conn_id = gcp_conn_id
+        self.impersonation_chain = impersonation_chain
+        self.api_version = api_version
+        self.deferrable = (
+            conf.getboolean("operators", "default_deferrable", fallback=False)
+            if deferrable is None
+            else deferrable
+        )
+        self.poll_interval = poll_interval
+
+    @cached_property
+    def hook(self) -> BatchStreamHook:
+        """The hook, built on first use so that parsing a DAG imports no Google client code."""
+        from airflow_batchstream.hooks.batch import BatchStreamHook
+
+        return BatchStreamHook(
+            gcp_conn_id=self.gcp_conn_id,
+            impersonation_chain=self.impersonation_chain,
+            api_version=self.api_version,
+        )
+
+    def _resolve_name(self) -> str | None:
+        """Return the watched job's full name; ``None`` while no job carries ``labels``."""
+        from airflow_batchstream.hooks.batch import job_path
+
+        if self.job_name:
+            return self.job_name
+        project_id = self.project_id or self.hook.project_id
+        if self.job_id:
+            return job_path(project_id, str(self.region), self.job_id)
+        terms = [f'labels.{key}="{value}"' for key, value in sorted(dict(self.labels or {}).items())]
+        jobs = self.hook.list_jobs(region=str(self.region), project_id=project_id, filter=" AND ".join(terms))
+        if not jobs:
+            self.log.info("No Batch job carries labels %s yet.", dict(self.labels or {}))
+            return None
+        return max(jobs, key=lambda job: job.create_time.timestamp()).name
+
+    def _read(self, name: str) -> dict[str, Any] | None:
+        """Return the event of the job's current state if it ends the wait, else ``None``."""
+        from google.api_core.exceptions import NotFound
+
+        from airflow_batchstream.outcome import ended_event, vanished_event
+
+        try:
+            job = self.hook.get_job(name)
+        except NotFound:
+            return vanished_event(name)
+        self.log.info("Batch job %s is %s.", name, job.status.state.name)
+        return ended_event(job, self.target_states | self.failure_states)
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """Look at the job once: done (with its summary), not yet, or failed."""
+        name = self._resolve_name()
+        event = self._read(name) if name else None
+        if event is None:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self._judge(event))
+
+    def execute(self, context: Context) -> Any:
+        """Poke or reschedule as configured; when deferrable, look once and then defer to the trigger."""
+        if not self.deferrable:
+            return super().execute(context)
+        name = self._resolve_name()
+        if name is None:
+            raise AirflowException(
+                f"No Batch job carries labels {dict(self.labels or {})}; a deferrable sensor needs the job "
+                "to exist when it starts (use mode='reschedule' to wait for it to appear)."
+            )
+        event = self._read(name)
+        if event is not None:
+            try:
+                return self.execute_complete(context, event)
+            except (AirflowFailException, AirflowSensorTimeout) as error:
+                if self.soft_fail:
+                    raise AirflowSkipException(f"Skipping (soft_fail=True): {error}") from error
+                raise
+        from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
+
+        self.defer(
+            trigger=BatchStreamJobTrigger(
+                job_name=name,
+                gcp_conn_id=self.gcp_conn_id,
+                impersonation_chain=self.impersonation_chain,
+                api_version=self.api_version,
+                poll_interval=self.poll_interval,
+                deadline=time.time() + self.timeout,
+                cancel_on_deadline=False,
+                cancel_on_kill=False,
+                stop_states=sorted(self.target_states | self.failure_states),
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """
+        Turn the trigger's event into the summary, or the exception that fails (or skips) the task.
+
+        :param context: the task's context.
+        :param event: the trigger's event payload.
+        """
+        from airflow_batchstream.outcome import ENDED, TIMEOUT
+
+        if event["status"] == TIMEOUT:
+            raise AirflowSensorTimeout(f"Sensor timed out after {self.timeout}s: {event['message']}")
+        if event["status"] != ENDED:
+            raise AirflowException(event["message"])
+        return self._judge(event)
+
+    def _judge(self, event: dict[str, Any]) -> Any:
+        state = event["state"]
+        if state in self.target_states:
+            return event["summary"]
+        if state in self.failure_states:
+            raise AirflowFailException(event["message"])
+        raise AirflowFailException(
+            f"{event['message']} It ended {state}, so it can never reach {sorted(self.target_states)}."
+        )

@@ -1,0 +1,171 @@
+"""The trigger that waits for a Batch job in the triggerer, without holding a worker slot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.outcome import ended_event, error_event, timeout_event, vanished_event
+from airflow_batchstream.polling import poll_delays
+
+
+class JobStatePoller(Protocol):
+    """What the trigger asks for a job's state; a shared poller (one ListJobs for many jobs) fits here too."""
+
+    async def get_job(self, name: str, deadline: float | None = None) -> Any:
+        """
+        Return the job, raising ``google.api_core.exceptions.NotFound`` when it is gone.
+
+        :param name: the job's full resource name.
+        :param deadline: at most this many seconds of retrying transient errors.
+        """
+
+    async def cancel_job(self, name: str, deadline: float | None = None) -> Any:
+        """
+        Request the job's cancellation.
+
+        :param name: the job's full resource name.
+        :param deadline: at most this many seconds of retrying transient errors.
+        """
+
+
+class BatchStreamJobTrigger(BaseTrigger):
+    """
+    Wait for a Batch job to end, then fire one event with a plain-JSON summary.
+
+    The event's payload has ``status`` (``"ended"``, ``"timeout"`` or ``"error"``), ``job_name``,
+    ``state`` (a job state name, or ``"NOT_FOUND"`` for a job deleted while watched), ``summary``
+    and ``message``. Polls come soon after the start (0.5 s, doubling) and settle at
+    ``poll_interval``, with jitter. Transient API errors are retried (see
+    :mod:`airflow_batchstream.retry`) within the deadline; a permanent one ends the wait.
+
+    :param job_name: the job's full resource name, ``projects/P/locations/L/jobs/ID``.
+    :param gcp_conn_id: Airflow connection with the Google credentials.
+    :param impersonation_chain: service account to impersonate, or a chain of them.
+    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param poll_interval: the longest wait between two looks at the job, in seconds.
+    :param deadline: absolute wall-clock deadline (epoch seconds), or ``None`` for none.
+    :param cancel_on_deadline: cancel the job when the deadline passes.
+    :param cancel_on_kill: cancel the job when a user kills the deferred task (Airflow 3.3+ calls
+        :meth:`on_kill`).
+    :param stop_states: states that end the wait besides the terminal ones (a sensor waiting for
+        ``RUNNING``, say).
+    """
+
+    def __init__(
+        self,
+        job_name: str,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        poll_interval: float = 10.0,
+        deadline: float | None = None,
+        cancel_on_deadline: bool = True,
+        cancel_on_kill: bool = True,
+        stop_states: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.job_name = job_name
+        self.gcp_conn_id = gcp_conn_id
+        self.impersonation_chain = (
+            impersonation_chain
+            if isinstance(impersonation_chain, str) or impersonation_chain is None
+            else list(impersonation_chain)
+        )
+        self.api_version = check_api_version(api_version)
+        self.poll_interval = float(poll_interval)
+        self.deadline = None if deadline is None else float(deadline)
+        self.cancel_on_deadline = cancel_on_deadline
+        self.cancel_on_kill = cancel_on_kill
+        self.stop_states = sorted(stop_states)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Return the classpath and the plain-JSON keyword arguments that rebuild this trigger."""
+        cls = type(self)
+        return (
+            f"{cls.__module__}.{cls.__qualname__}",
+            {
+                "job_name": self.job_name,
+                "gcp_conn_id": self.gcp_conn_id,
+                "impersonation_chain": self.impersonation_chain,
+                "api_version": self.api_version,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "cancel_on_deadline": self.cancel_on_deadline,
+                "cancel_on_kill": self.cancel_on_kill,
+                "stop_states": self.stop_states,
+            },
+        )
+
+    def poller(self) -> JobStatePoller:
+        """Return what reads the job's state: the async hook (one shared client per loop and identity)."""
+        from airflow_batchstream.hooks.batch import BatchStreamAsyncHook
+
+        return BatchStreamAsyncHook(
+            gcp_conn_id=self.gcp_conn_id,
+            impersonation_chain=self.impersonation_chain,
+            api_version=self.api_version,
+        )
+
+    def _remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the job ends, the deadline passes or an API error ends the wait; yield one event."""
+        yield TriggerEvent(await self.wait())
+
+    async def wait(self) -> dict[str, Any]:
+        """Poll until the job ends, the deadline passes or an API error ends the wait; return the event."""
+        from google.api_core.exceptions import GoogleAPICallError, NotFound
+
+        poller = self.poller()
+        job = None
+        for delay in poll_delays(self.poll_interval):
+            remaining = self._remaining()
+            try:
+                job = await poller.get_job(self.job_name, deadline=remaining)
+            except NotFound:
+                return vanished_event(self.job_name)
+            except GoogleAPICallError as error:
+                remaining = self._remaining()
+                if remaining is not None and remaining <= 0:
+                    return await self._expire(poller, job)
+                self.log.error("Reading Batch job %s failed: %s", self.job_name, error)
+                return error_event(self.job_name, error)
+            event = ended_event(job, self.stop_states)
+            if event is not None:
+                return event
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                return await self._expire(poller, job)
+            await asyncio.sleep(delay if remaining is None else min(delay, remaining))
+        raise AssertionError("poll_delays never ends")
+
+    async def _expire(self, poller: JobStatePoller, job: Any) -> dict[str, Any]:
+        from google.api_core.exceptions import GoogleAPICallError
+
+        if not self.cancel_on_deadline:
+            return timeout_event(self.job_name, job, cancelled=False)
+        self.log.warning("Deadline passed: cancelling Batch job %s.", self.job_name)
+        try:
+            await poller.cancel_job(self.job_name)
+        except GoogleAPICallError as error:
+            return timeout_event(self.job_name, job, cancelled=False, cancel_error=str(error))
+        return timeout_event(self.job_name, job, cancelled=True)
+
+    async def on_kill(self) -> None:
+        """Cancel the job when a user kills the deferred task (mark failed, clear, ...)."""
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+
+        if not self.cancel_on_kill:
+            return
+        self.log.info("Task killed: cancelling Batch job %s.", self.job_name)
+        try:
+            await self.poller().cancel_job(self.job_name)
+        except (NotFound, FailedPrecondition) as error:
+            self.log.info("Batch job %s needs no cancelling: %s", self.job_name, error.message)

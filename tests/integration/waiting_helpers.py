@@ -1,0 +1,56 @@
+"""Helpers for the waiting tests: make a job in the emulator and run a trigger to its one event."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
+
+PARENT = "projects/demo-project/locations/us-central1"
+IMAGE = "us-central1-docker.pkg.dev/demo-project/containers/debian:12"
+
+
+def create_job(emulator: Any, job_id: str, labels: dict[str, str] | None = None) -> str:
+    """Create a one-container job through the real client; return its full name.
+
+    :param emulator: the running :class:`BatchEmulator`.
+    :param job_id: the job's id.
+    :param labels: the job's labels.
+    """
+    from google.cloud import batch_v1alpha as batch
+
+    job = batch.Job(
+        task_groups=[
+            batch.TaskGroup(
+                task_spec=batch.TaskSpec(
+                    runnables=[batch.Runnable(container=batch.Runnable.Container(image_uri=IMAGE))]
+                )
+            )
+        ],
+        labels=labels or {},
+    )
+    return emulator.client().create_job(parent=PARENT, job_id=job_id, job=job).name
+
+
+def job_state(emulator: Any, name: str) -> str:
+    """Return a job's state name as the emulator reports it now.
+
+    :param emulator: the running :class:`BatchEmulator`.
+    :param name: the job's full resource name.
+    """
+    return emulator.client().get_job(name=name).status.state.name
+
+
+def run_trigger(trigger: BatchStreamJobTrigger) -> dict[str, Any]:
+    """Run a trigger in a fresh event loop, as ``dag.test()`` does, and return its one event's payload.
+
+    :param trigger: the trigger.
+    """
+
+    async def first_event() -> dict[str, Any]:
+        events = [event.payload async for event in trigger.run()]
+        assert len(events) == 1
+        return events[0]
+
+    return asyncio.run(first_event())
