@@ -36,7 +36,7 @@ RUN_INTERVALS = (6.0, 20.0)
 def _create_jobs(engine: Any, count: int, tag: str, interval: float) -> list[str]:
     from google.cloud import batch_v1alpha
 
-    from airflow_batchstream.emulator.engine import LABEL_EXIT_CODE, LABEL_RUN_SECONDS
+    from airflow_batchstream.emulator.model import LABEL_EXIT_CODE, LABEL_RUN_SECONDS
 
     runnable = batch_v1alpha.Runnable(container=batch_v1alpha.Runnable.Container(image_uri="debian:12"))
     job = batch_v1alpha.Job(
@@ -72,7 +72,7 @@ def _result(stdout: Any) -> dict[str, Any]:
 
 
 def _end_time(engine: Any, name: str) -> float:
-    from airflow_batchstream.emulator.engine import JobPb
+    from airflow_batchstream.emulator.model import JobPb
 
     job = JobPb.FromString(engine.get_job(name))
     return float(job.update_time.ToNanoseconds()) / 1e9

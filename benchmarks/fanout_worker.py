@@ -32,21 +32,26 @@ def _async_client(address: str, api_version: str) -> Any:
 
 
 def _ours(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str], Coroutine[Any, Any, str]]:
-    # Import up front what the poller imports on first use, as the other side's module import does.
+    # Import up front what the trigger imports on first use, as the other side's module import does.
+    import google.api_core.exceptions  # noqa: F401
     import grpc  # noqa: F401
 
+    import airflow_batchstream.hooks.batch
+    import airflow_batchstream.retry  # noqa: F401
     from airflow_batchstream.api_version import batch_module
-    from airflow_batchstream.triggers.poller import PollGroup, SharedJobPoller
+    from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
+    from airflow_batchstream.triggers.poller import SharedJobPoller
 
     batch_module("v1alpha")
 
-    group = PollGroup(address, "anonymous", PROJECT, REGION, "v1alpha")
-
     async def watch(name: str) -> str:
-        poller = SharedJobPoller.for_group(group, lambda: _async_client(address, "v1alpha"))
-        stats["poller"] = poller.stats
-        job = await poller.wait(name, interval)
-        return str(job.status.state.name)
+        # The trigger finds the emulator through BATCH_EMULATOR_HOST, which the harness sets.
+        trigger = BatchStreamJobTrigger(job_name=name, poll_interval=interval)
+        async for event in trigger.run():
+            pollers = SharedJobPoller._registry.get(asyncio.get_running_loop(), {})
+            stats["poller"] = next(iter(pollers.values())).stats if pollers else None
+            return str(event.payload["state"])
+        return "no event"
 
     return watch
 

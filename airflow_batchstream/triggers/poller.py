@@ -23,16 +23,16 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_batchstream.outcome import ENDING_STATES, NOT_FOUND
+
 log = logging.getLogger(__name__)
 
-#: States that end a wait; everything else is listed as active each round.
-DONE_STATES = frozenset(
-    {"SUCCEEDED", "FAILED", "CANCELLED", "CANCELLATION_IN_PROGRESS", "DELETION_IN_PROGRESS"}
-)
+#: States that end a wait (the trigger's ending states); everything else is listed as active.
+DONE_STATES = ENDING_STATES - {NOT_FOUND}
 #: Active states, in lifecycle order: a job moving on during a round shows up in a later list.
 ACTIVE_STATES = ("QUEUED", "SCHEDULED", "RUNNING")
 #: Page size asked of ListJobs; the service may return fewer per page.
@@ -128,7 +128,7 @@ class SharedJobPoller:
 
     # ------------------------------------------------------------------ watchers
 
-    async def watch(self, job_name: str, poll_interval: float) -> AsyncIterator[Any]:
+    async def watch(self, job_name: str, poll_interval: float) -> AsyncGenerator[Any, None]:
         """Yield the job each time its state changes; the last one yielded is in :data:`DONE_STATES`.
 
         Leaving early (``break``, cancellation, ``aclose()``) unsubscribes at once.

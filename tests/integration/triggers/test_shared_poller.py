@@ -11,7 +11,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import batch_v1alpha
 
-from airflow_batchstream.emulator.engine import LABEL_EXIT_CODE, LABEL_RUN_SECONDS
+from airflow_batchstream.emulator.model import LABEL_EXIT_CODE, LABEL_RUN_SECONDS
 from airflow_batchstream.triggers.poller import DONE_STATES, PollGroup, SharedJobPoller
 
 pytestmark = pytest.mark.integration
@@ -146,3 +146,26 @@ def test_a_job_of_another_region_is_refused_before_any_call(batch_emulator):
     with pytest.raises(ValueError, match="is not a job of"):
         asyncio.run(main())
     assert batch_emulator.rpc_counts() == {}
+
+
+def test_triggers_share_one_poll_loop_and_each_fires_its_own_event(batch_emulator):
+    from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
+
+    names = [_create(batch_emulator, f"trig-{i}", run=0.2 + 0.1 * i, exit_code=i % 2) for i in range(12)]
+    batch_emulator.reset_counts()
+
+    async def fire(name: str) -> dict[str, Any]:
+        kwargs = BatchStreamJobTrigger(job_name=name, poll_interval=INTERVAL).serialize()[1]
+        events = [event.payload async for event in BatchStreamJobTrigger(**kwargs).run()]
+        assert len(events) == 1
+        return events[0]
+
+    async def main() -> list[dict[str, Any]]:
+        return await asyncio.wait_for(asyncio.gather(*(fire(n) for n in names)), 30)
+
+    events = asyncio.run(main())
+    assert [(e["job_name"], e["state"]) for e in events] == [
+        (name, "FAILED" if i % 2 else "SUCCEEDED") for i, name in enumerate(names)
+    ]
+    # One GetJob per job confirms its end; the looks in between were shared ListJobs calls.
+    assert batch_emulator.rpc_counts()["GetJob"] < 2 * len(names)
