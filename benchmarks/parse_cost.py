@@ -17,48 +17,50 @@ from benchmarks.common import Row, median
 
 TASKS = 20
 
-_EMPTY = """
+_DAG = """
 from airflow.sdk import DAG
+{imports}
 
-with DAG("bench_empty", schedule=None, catchup=False):
-    pass
+with DAG("bench_dag", schedule=None, catchup=False):
+    for i in range({tasks}):
+        {call}
 """
 
-_OURS = """
-from airflow.sdk import DAG
-from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
-
-with DAG("bench_ours", schedule=None, catchup=False):
-    for i in range({tasks}):
-        BatchStreamSubmitJobOperator(
-            task_id=f"job_{{i}}",
+_OURS_CALL = """BatchStreamSubmitJobOperator(
+            task_id=f"job_{i}",
             region="us-central1",
             project_id="demo-project",
-            image_uri="us-central1-docker.pkg.dev/demo-project/repo/image:1",
-            commands=["python", "-c", f"print({{i}})"],
-        )
-"""
+            image_uri=IMAGE,
+            commands=["python", "-c", f"print({i})"],
+        )"""
 
-_THEIRS = """
-from airflow.sdk import DAG
-from airflow.providers.google.cloud.operators.cloud_batch import CloudBatchSubmitJobOperator
-
-with DAG("bench_theirs", schedule=None, catchup=False):
-    for i in range({tasks}):
-        CloudBatchSubmitJobOperator(
-            task_id=f"job_{{i}}",
+_THEIRS_CALL = """CloudBatchSubmitJobOperator(
+            task_id=f"job_{i}",
             region="us-central1",
             project_id="demo-project",
-            job_name=f"job-{{i}}",
-            job={{
-                "task_groups": [{{"task_spec": {{"runnables": [{{"container": {{
-                    "image_uri": "us-central1-docker.pkg.dev/demo-project/repo/image:1",
-                    "commands": ["python", "-c", f"print({{i}})"],
-                    "enable_image_streaming": True,
-                }}}}]}}}}],
-            }},
-        )
-"""
+            job_name=f"job-{i}",
+            job={"task_groups": [{"task_spec": {"runnables": [{"container": {
+                "image_uri": IMAGE,
+                "commands": ["python", "-c", f"print({i})"],
+                "enable_image_streaming": True,
+            }}]}}]},
+        )"""
+
+_IMAGE = 'IMAGE = "us-central1-docker.pkg.dev/demo-project/repo/image:1"'
+DAGS = {
+    "empty": _DAG.format(imports="", tasks=0, call="pass"),
+    "ours": _DAG.format(
+        imports="from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator\n" + _IMAGE,
+        tasks=TASKS,
+        call=_OURS_CALL,
+    ),
+    "theirs": _DAG.format(
+        imports="from airflow.providers.google.cloud.operators.cloud_batch "
+        "import CloudBatchSubmitJobOperator\n" + _IMAGE,
+        tasks=TASKS,
+        call=_THEIRS_CALL,
+    ),
+}
 
 # Runs in the fresh interpreter: measure only what parsing the DAG file adds.
 _PROBE = """
@@ -96,14 +98,9 @@ def run(runs: int = 7) -> list[Row]:
     :param runs: fresh-process parses per DAG file; the median is reported.
     """
     with tempfile.TemporaryDirectory(prefix="bench-dags-") as tmp:
-        files = {
-            "empty": Path(tmp, "empty.py"),
-            "ours": Path(tmp, "ours.py"),
-            "theirs": Path(tmp, "theirs.py"),
-        }
-        files["empty"].write_text(_EMPTY)
-        files["ours"].write_text(_OURS.format(tasks=TASKS))
-        files["theirs"].write_text(_THEIRS.format(tasks=TASKS))
+        files = {name: Path(tmp, f"{name}.py") for name in DAGS}
+        for name, path in files.items():
+            path.write_text(DAGS[name])
         samples: dict[str, list[dict[str, float]]] = {name: [] for name in files}
         for _ in range(runs):
             for name, path in files.items():

@@ -169,3 +169,17 @@ def test_triggers_share_one_poll_loop_and_each_fires_its_own_event(batch_emulato
     ]
     # One GetJob per job confirms its end; the looks in between were shared ListJobs calls.
     assert batch_emulator.rpc_counts()["GetJob"] < 2 * len(names)
+
+
+def test_a_listing_error_falls_back_to_get_job_for_that_round(batch_emulator):
+    names = [_create(batch_emulator, f"faulty-{i}", run=0.3) for i in range(4)]
+    batch_emulator.fail_next("ListJobs", "PERMISSION_DENIED", times=3)
+
+    async def main() -> list[str]:
+        poller = SharedJobPoller.for_group(_group(batch_emulator), batch_emulator.async_client)
+        finals = await asyncio.wait_for(asyncio.gather(*(poller.wait(n, INTERVAL) for n in names)), 30)
+        return [job.status.state.name for job in finals]
+
+    assert asyncio.run(main()) == ["SUCCEEDED"] * 4
+    assert batch_emulator.faults_injected()["ListJobs"] == 3
+    assert batch_emulator.rpc_counts()["GetJob"] >= 3 * len(names)  # asked for each job while listing failed
