@@ -92,7 +92,7 @@ def _parse_once(path: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(runs: int = 7) -> list[Row]:
+def run(runs: int = 5) -> list[Row]:
     """Parse each DAG ``runs`` times, interleaved, and return the extra cost over the empty DAG.
 
     :param runs: fresh-process parses per DAG file; the median is reported.

@@ -84,13 +84,14 @@ class PollStats:
     :param rounds: poll rounds completed.
     :param list_calls: ListJobs pages requested.
     :param get_calls: fallback GetJob calls made.
-    :param busiest_round: the most calls (ListJobs pages and GetJob) one round made.
+    :param busiest_listing: the most ListJobs pages one round asked for (the per-interval cost;
+        GetJob is paid about once per job, when it ends).
     """
 
     rounds: int = 0
     list_calls: int = 0
     get_calls: int = 0
-    busiest_round: int = 0
+    busiest_listing: int = 0
 
 
 class SharedJobPoller:
@@ -195,11 +196,10 @@ class SharedJobPoller:
             await asyncio.sleep(0)  # let the triggers started in the same batch subscribe first
             while self._watches:
                 deadline = time.monotonic()
-                calls = self.stats.list_calls + self.stats.get_calls
+                pages = self.stats.list_calls
                 await self._round()
                 self.stats.rounds += 1
-                calls = self.stats.list_calls + self.stats.get_calls - calls
-                self.stats.busiest_round = max(self.stats.busiest_round, calls)
+                self.stats.busiest_listing = max(self.stats.busiest_listing, self.stats.list_calls - pages)
                 deadline += min((w.poll_interval for ws in self._watches.values() for w in ws), default=0.0)
                 while self._watches and (remaining := deadline - time.monotonic()) > 0:
                     self._wake.clear()
