@@ -162,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         emulator.start()
         print(f"BATCH_EMULATOR_HOST={emulator.address}", flush=True)
+        print(
+            f"registry v2 and Service Usage over HTTP: {emulator.registry.url}", file=sys.stderr, flush=True
+        )
         while not stop.wait(0.5):
             pass
     finally:

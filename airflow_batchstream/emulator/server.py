@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ from airflow_batchstream.emulator.images import (
 )
 from airflow_batchstream.emulator.logs import LogLine, render_entry
 from airflow_batchstream.emulator.model import PREEMPTION_EXIT_CODE, EmulatorError, Scenario, Timings
+from airflow_batchstream.emulator.registry import RegistryServer
 from airflow_batchstream.emulator.runtime import select_runtime
 
 API_VERSIONS = ("v1alpha", "v1")
@@ -91,8 +93,8 @@ class BatchEmulator:
     :param default_image_size: bytes assumed for an image without a known size.
     :param image_bandwidth: bytes per second of a non-streamed image pull.
     :param streaming_seconds: start-up delay of a streamed image.
-    :param image_sizes: optional ``uri -> bytes or None`` lookup (e.g. a registry's store),
-        consulted after :meth:`register_image`.
+    :param image_sizes: optional ``uri -> bytes or None`` lookup, consulted after
+        :meth:`register_image`; by default the sizes of the manifests registered in :attr:`registry`.
     """
 
     def __init__(
@@ -114,6 +116,9 @@ class BatchEmulator:
     ) -> None:
         self.host = host
         self.port = port
+        #: Registry v2 + Service Usage over HTTP on loopback, for the preflight (see its module).
+        self.registry = RegistryServer(host if host in ("127.0.0.1", "localhost", "::1") else "127.0.0.1")
+        image_sizes = image_sizes or self.registry.store.image_size
         self.engine = Engine(
             Timings(
                 queued_seconds=queued_seconds,
@@ -153,6 +158,7 @@ class BatchEmulator:
         self.port = bound
         server.start()
         self._server = server
+        self.registry.start()
         return self
 
     def stop(self, grace: float | None = 0.5) -> None:
@@ -163,6 +169,7 @@ class BatchEmulator:
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
+        self.registry.stop()
         self.engine.close()
 
     def __enter__(self) -> BatchEmulator:
@@ -267,6 +274,11 @@ class BatchEmulator:
     def job_names(self) -> list[str]:
         """Full resource names of the jobs that exist now, oldest first."""
         return self.engine.job_names()
+
+    def job_states(self) -> dict[str, str]:
+        """The state of every job that exists now (``{"projects/.../jobs/ID": "RUNNING"}``), e.g. to
+        check that nothing is left running at the end of a test."""
+        return self.engine.job_states()
 
     def task_logs(self, job: str) -> list[LogLine]:
         """Output lines the job's scripts wrote so far.
@@ -463,6 +475,7 @@ class BatchEmulator:
             )
         )
         handlers.append(control_handler(self))
+        handlers.append(_discovery_handler(lambda: self.registry.url))
         return tuple(handlers)
 
     def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
@@ -499,12 +512,13 @@ class BatchEmulator:
         return _list_response(1, jobs, token)
 
     def _list_log_entries(self, request: Any, version: str) -> bytes:
-        entries, token = self.engine.list_log_entries(
+        entries, token = self.engine.cloud_logs.list(
             list(request.resource_names),
             request.filter,
             request.order_by,
             request.page_size,
             request.page_token,
+            self.engine.clock(),
         )
         return _list_response(1, [render_entry(e) for e in entries], token)
 
@@ -534,6 +548,15 @@ class BatchEmulator:
             if remaining <= 0 or time.monotonic() >= deadline:
                 return self.engine.operations.get(request.name)
             time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
+
+
+def _discovery_handler(url: Callable[[], str]) -> grpc.GenericRpcHandler:
+    """Answer ``/airflow_batchstream.emulator.Discovery/HttpEndpoint`` with the HTTP server's URL."""
+    from airflow_batchstream.preflight.http import DISCOVERY_METHOD
+
+    service, method = DISCOVERY_METHOD.strip("/").split("/")
+    reply = grpc.unary_unary_rpc_method_handler(lambda request, context: json.dumps({"http": url()}).encode())
+    return grpc.method_handlers_generic_handler(service, {method: reply})
 
 
 def _client_modules(api_version: str) -> tuple[Any, Any]:

@@ -24,13 +24,21 @@ from airflow_batchstream.api_version import (
     check_api_version,
     emulator_host,
 )
-from airflow_batchstream.retry import DEFAULT_RETRY_DEADLINE, transient_async_retrying, transient_retrying
+from airflow_batchstream.retry import (
+    DEFAULT_RETRY_DEADLINE,
+    retry_bound,
+    transient_async_retrying,
+    transient_retrying,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
     from types import ModuleType
 
     from google.api_core.operation import Operation
+
+    from airflow_batchstream.preflight import Finding
+    from airflow_batchstream.validation import Inspection, Violation
 
 T = TypeVar("T")
 
@@ -123,8 +131,8 @@ class BatchStreamHook(GoogleBaseHook):
             return build_batch_client(self.api_version)
         return build_batch_client(self.api_version, self.get_credentials(), self.get_client_options())
 
-    def _call(self, method: Callable[..., T], **kwargs: Any) -> T:
-        retrying = transient_retrying(self.retry_deadline)
+    def _call(self, method: Callable[..., T], deadline: float | None = None, **kwargs: Any) -> T:
+        retrying = transient_retrying(retry_bound(self.retry_deadline, deadline))
         return retrying(method, retry=None, timeout=RPC_TIMEOUT, **kwargs)
 
     @GoogleBaseHook.fallback_to_default_project_id
@@ -154,13 +162,14 @@ class BatchStreamHook(GoogleBaseHook):
         )
         return self._call(self.get_conn().create_job, request=request)
 
-    def get_job(self, name: str) -> Any:
+    def get_job(self, name: str, deadline: float | None = None) -> Any:
         """
         Return a job by its full resource name.
 
         :param name: ``projects/P/locations/L/jobs/ID``.
+        :param deadline: at most this many seconds of retrying (less than the hook's own bound).
         """
-        return self._call(self.get_conn().get_job, name=name)
+        return self._call(self.get_conn().get_job, deadline, name=name)
 
     def cancel_job(self, name: str) -> Operation:
         """
@@ -209,6 +218,76 @@ class BatchStreamHook(GoogleBaseHook):
         """
         pager = self._call(self.get_conn().list_tasks, parent=f"{job_name}/taskGroups/{task_group}")
         return list(pager)
+
+    def inspect_job(self, job: Any, region: str, job_id: str | None = None) -> Inspection:
+        """
+        Validate a job for image streaming; return the violations and the images to preflight.
+
+        :param job: a dict (camelCase or snake_case), a JSON string or a ``Job`` proto.
+        :param region: Batch region, such as ``us-central1``.
+        :param job_id: the id it will be created under, when known.
+        """
+        from airflow_batchstream.validation import inspect_job
+
+        return inspect_job(job, region=region, api_version=self.api_version, job_id=job_id)
+
+    def validate_job(self, job: Any, region: str, job_id: str | None = None) -> list[Violation]:
+        """
+        Return every image-streaming rule ``job`` breaks (empty: none); no API call.
+
+        :param job: a dict (camelCase or snake_case), a JSON string or a ``Job`` proto.
+        :param region: Batch region, such as ``us-central1``.
+        :param job_id: the id it will be created under, when known.
+        """
+        return self.inspect_job(job, region, job_id).violations
+
+    def preflight(
+        self,
+        job: Any,
+        region: str,
+        project_id: str | None = None,
+        mode: str = "warn",
+        log: Any = None,
+    ) -> list[Finding]:
+        """
+        Check the job's streaming images (registry v2 API) and the Container File System API.
+
+        :param job: a dict (camelCase or snake_case), a JSON string or a ``Job`` proto.
+        :param region: Batch region, such as ``us-central1``.
+        :param project_id: project the job runs in; defaults to the connection's project.
+        :param mode: ``"warn"`` (checks that cannot run only warn), ``"strict"`` or ``"off"``.
+        :param log: where warnings go.
+        :return: the warnings.
+        :raises PreflightError: on problems.
+        """
+        return self.run_preflight(self.inspect_job(job, region), project_id=project_id, mode=mode, log=log)
+
+    def run_preflight(
+        self,
+        inspection: Inspection,
+        project_id: str | None = None,
+        mode: str = "warn",
+        log: Any = None,
+    ) -> list[Finding]:
+        """
+        Run the preflight on an inspected job with this hook's credentials.
+
+        :param inspection: what :meth:`inspect_job` returned.
+        :param project_id: project the job runs in; defaults to the connection's project.
+        :param mode: ``"warn"``, ``"strict"`` or ``"off"``.
+        :param log: where warnings go.
+        """
+        from airflow_batchstream.preflight import run_preflight
+
+        if mode == "off":
+            return []
+        return run_preflight(
+            inspection.streaming_images,
+            project_id or self.project_id,
+            self.get_credentials(),
+            mode=mode,
+            log=log or self.log,
+        )
 
 
 class _LoopClients:
@@ -293,8 +372,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
     async def _call(self, method_name: str, deadline: float | None = None, **kwargs: Any) -> Any:
         client = await self.get_conn()
         method: Callable[..., Awaitable[Any]] = getattr(client, method_name)
-        retry_deadline = self.retry_deadline if deadline is None else min(deadline, self.retry_deadline)
-        async for attempt in transient_async_retrying(max(retry_deadline, 0.0)):
+        async for attempt in transient_async_retrying(retry_bound(self.retry_deadline, deadline)):
             with attempt:
                 return await method(retry=None, timeout=RPC_TIMEOUT, **kwargs)
         raise AssertionError("tenacity reraises the last error")

@@ -53,6 +53,13 @@ class BatchStreamSubmitJobOperator(BaseOperator):
     :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
     :param poll_interval: the longest wait, in seconds, between two looks at the job; the first
         looks come sooner (0.5 s, doubling up to this).
+    :param validation: image-streaming validation before any API call: ``"strict"`` (default: any
+        violation fails the task), ``"warn"`` (log each, submit anyway) or ``"off"``.
+    :param preflight: network checks of the images' manifests and of the Container File System
+        API: ``"warn"`` (default: problems fail the task, a check that cannot run for lack of
+        permission only warns), ``"strict"`` (that fails too) or ``"off"``.
+    :param dry_run: build, validate, preflight and log the final job JSON, submit nothing, and
+        return ``{"dry_run": True, "job_name": ..., "job": ...}``.
     :param deferrable: wait in the triggerer instead of a worker slot; ``None`` (default) reads the
         ``[operators] default_deferrable`` setting when the operator is built.
     :param wait_for_completion: wait for the job to end; ``False`` returns the summary right after
@@ -101,6 +108,9 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         impersonation_chain: str | Sequence[str] | None = None,
         api_version: str = DEFAULT_API_VERSION,
         poll_interval: float = 10.0,
+        validation: str = "strict",
+        preflight: str = "warn",
+        dry_run: bool = False,
         deferrable: bool | None = None,
         wait_for_completion: bool = True,
         timeout: float | None = None,
@@ -138,6 +148,15 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         self.impersonation_chain = impersonation_chain
         self.api_version = api_version
         self.poll_interval = poll_interval
+        if validation not in ("strict", "warn", "off") or preflight not in ("warn", "strict", "off"):
+            raise ValueError(
+                f"{self.task_id}: validation= takes 'strict', 'warn' or 'off' and preflight= takes "
+                f"'warn', 'strict' or 'off'; got {validation!r} and {preflight!r}."
+            )
+        self.validation = validation
+        self.preflight = preflight
+        # BaseOperator already has a dry_run() method: keep the flag under another name.
+        self.is_dry_run = dry_run
         self.deferrable = (
             conf.getboolean("operators", "default_deferrable", fallback=False)
             if deferrable is None
@@ -160,24 +179,28 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             api_version=self.api_version,
         )
 
-    def build_job(self) -> Any:
-        """Return the ``Job`` proto this task submits, from ``job`` or the convenience arguments."""
-        from airflow_batchstream.spec import convenience_job, parse_job
+    def job_spec(self) -> Any:
+        """Return the job as given: ``job``, or the dict the convenience arguments build."""
+        from airflow_batchstream.spec import convenience_job
 
         if self.job is not None:
-            job = parse_job(self.job, self.api_version)
-        else:
-            spec = convenience_job(
-                image_uri=self.image_uri or "",
-                commands=self.commands,
-                entrypoint=self.entrypoint,
-                volumes=self.volumes,
-                task_count=self.task_count,
-                parallelism=self.parallelism,
-                environment=self.environment,
-                machine_type=self.machine_type,
-            )
-            job = parse_job(spec, self.api_version)
+            return self.job
+        return convenience_job(
+            image_uri=self.image_uri or "",
+            commands=self.commands,
+            entrypoint=self.entrypoint,
+            volumes=self.volumes,
+            task_count=self.task_count,
+            parallelism=self.parallelism,
+            environment=self.environment,
+            machine_type=self.machine_type,
+        )
+
+    def build_job(self) -> Any:
+        """Return the ``Job`` proto this task submits, from ``job`` or the convenience arguments."""
+        from airflow_batchstream.spec import parse_job
+
+        job = parse_job(self.job_spec(), self.api_version)
         if self.timeout is not None:
             for group in job.task_groups:
                 if "max_run_duration" not in group.task_spec:
@@ -185,8 +208,21 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         return job
 
     def execute(self, context: Context) -> dict[str, Any] | None:
+        from airflow_batchstream.preflight.submission import check_submission
         from airflow_batchstream.summary import summarize_job
 
+        check_submission(
+            self.hook,
+            self.job_spec(),
+            region=self.region,
+            job_id=self.job_id,
+            project_id=self.project_id,
+            validation=self.validation,
+            preflight=self.preflight,
+            log=self.log,
+        )
+        if self.is_dry_run:
+            return self._dry_run(context)
         job = self._submit_or_reattach(context)
         self._job_name = job.name
         if not self.wait_for_completion:
@@ -261,6 +297,15 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             airflow_labels["airflow-map-index"] = str(ti.map_index)
         return with_labels(self.build_job(), {**dict(self.labels or {}), **airflow_labels})
 
+    def _dry_run(self, context: Context) -> dict[str, Any]:
+        """Log the job this try would submit and return what a dry run reports; no API call."""
+        from airflow_batchstream.preflight.submission import dry_run_result
+
+        job_id = self._job_id_for_try(context, context["ti"].try_number)
+        project_id = self.project_id or self.hook.project_id
+        job = self._labelled_job(context)
+        return dry_run_result(job, job_id=job_id, region=self.region, project_id=project_id, log=self.log)
+
     def _earlier_try_job(self, context: Context, project_id: str) -> Any:
         """Return the newest earlier try's job that is still active or succeeded, else ``None``."""
         from google.api_core.exceptions import NotFound
@@ -312,10 +357,12 @@ class BatchStreamSubmitJobOperator(BaseOperator):
                 return self._expire(job)
             time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.time())))
             try:
-                job = self.hook.get_job(job.name)
+                job = self.hook.get_job(job.name, None if deadline is None else deadline - time.time())
             except NotFound:
                 return vanished_event(job.name)
             except GoogleAPICallError as error:
+                if deadline is not None and time.time() >= deadline:
+                    return self._expire(job)
                 return error_event(job.name, error)
         raise AssertionError("poll_delays never ends")
 

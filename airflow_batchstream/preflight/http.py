@@ -1,0 +1,55 @@
+"""Where the preflight's HTTP endpoints are: Google's hosts, or the emulator's loopback server.
+
+With ``BATCH_EMULATOR_HOST`` set, the emulator answers one extra gRPC method on the same port,
+``/airflow_batchstream.emulator.Discovery/HttpEndpoint``, whose reply is the JSON
+``{"http": "http://127.0.0.1:PORT"}``: its registry v2 and Service Usage server. Registry requests
+then go there with the image's real host in the ``Host`` header (virtual hosting), so one server
+stands in for every ``LOCATION-docker.pkg.dev``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from airflow_batchstream.api_version import emulator_host
+
+DISCOVERY_METHOD = "/airflow_batchstream.emulator.Discovery/HttpEndpoint"
+SERVICE_USAGE_URL = "https://serviceusage.googleapis.com"
+#: Seconds one HTTP request of the preflight may take.
+HTTP_TIMEOUT = 15.0
+
+_lock = threading.Lock()
+_discovered: dict[str, str] = {}
+
+
+def emulator_http_endpoint() -> str | None:
+    """Return the emulator's HTTP base URL (asked once per emulator address), or ``None`` without one."""
+    host = emulator_host()
+    if not host:
+        return None
+    with _lock:
+        if host not in _discovered:
+            import grpc
+
+            with grpc.insecure_channel(host) as channel:
+                reply = channel.unary_unary(DISCOVERY_METHOD)(b"", timeout=HTTP_TIMEOUT)
+            _discovered[host] = json.loads(reply)["http"]
+        return _discovered[host]
+
+
+def registry_target(registry_host: str) -> tuple[str, dict[str, str]]:
+    """
+    Return the base URL to send a registry's requests to, and the extra headers they need.
+
+    :param registry_host: the image's host, such as ``us-central1-docker.pkg.dev``.
+    """
+    base = emulator_http_endpoint()
+    if base:
+        return base, {"Host": registry_host}
+    return f"https://{registry_host}", {}
+
+
+def service_usage_url() -> str:
+    """Return the Service Usage API's base URL (the emulator's when one is set)."""
+    return emulator_http_endpoint() or SERVICE_USAGE_URL

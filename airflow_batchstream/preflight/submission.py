@@ -1,0 +1,82 @@
+"""The checks an operator runs before its first API call, and what a dry run returns."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from airflow_batchstream.validation import VALIDATION_MODES, ImageStreamingValidationError, Inspection
+
+if TYPE_CHECKING:
+    from airflow_batchstream.hooks.batch import BatchStreamHook
+
+
+def check_submission(
+    hook: BatchStreamHook,
+    spec: Any,
+    *,
+    region: str,
+    job_id: str | None,
+    project_id: str | None,
+    validation: str = "strict",
+    preflight: str = "warn",
+    log: Any,
+) -> Inspection:
+    """
+    Validate a job specification and run the preflight; raise when the job must not be submitted.
+
+    :param hook: the hook whose connection authenticates the preflight.
+    :param spec: the job as the user gave it (dict, JSON string or proto).
+    :param region: the Batch region.
+    :param job_id: the id the job will be created under.
+    :param project_id: the project; the connection's when ``None``.
+    :param validation: ``"strict"`` (violations fail), ``"warn"`` (logged) or ``"off"``.
+    :param preflight: ``"warn"``, ``"strict"`` or ``"off"`` (see :func:`run_preflight`).
+    :param log: the task's logger.
+    :raises ImageStreamingValidationError: strict validation found violations.
+    :raises PreflightError: the preflight found problems.
+    """
+    if validation not in VALIDATION_MODES:
+        raise ValueError(f"validation={validation!r}: use one of {', '.join(map(repr, VALIDATION_MODES))}")
+    inspection = hook.inspect_job(spec, region=region, job_id=job_id)
+    if validation != "off" and inspection.violations:
+        if validation == "strict":
+            raise ImageStreamingValidationError(inspection.violations)
+        for violation in inspection.violations:
+            log.warning("Image-streaming validation (warn mode, submitting anyway): %s", violation)
+    if preflight != "off":
+        hook.run_preflight(inspection, project_id=project_id, mode=preflight, log=log)
+    return inspection
+
+
+def redacted(value: Any) -> Any:
+    """
+    Return a JSON tree with every ``password`` value replaced, for logs.
+
+    :param value: a JSON-like tree.
+    """
+    if isinstance(value, dict):
+        return {k: "<hidden>" if k == "password" else redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    return value
+
+
+def dry_run_result(job: Any, *, job_id: str, region: str, project_id: str, log: Any) -> dict[str, Any]:
+    """
+    Log the final job JSON and return what a dry run reports instead of a job summary.
+
+    :param job: the ``Job`` proto that would be submitted.
+    :param job_id: the id it would be created under.
+    :param region: the Batch region.
+    :param project_id: the project.
+    :param log: the task's logger.
+    """
+    from google.protobuf import json_format
+
+    body = redacted(json_format.MessageToDict(type(job).pb(job)))
+    name = f"projects/{project_id}/locations/{region}/jobs/{job_id}"
+    log.info(
+        "Dry run: validated and preflighted; would create %s with:\n%s", name, json.dumps(body, indent=2)
+    )
+    return {"dry_run": True, "job_name": name, "job_id": job_id, "state": "NOT_SUBMITTED", "job": body}
