@@ -5,7 +5,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test e2e soak lint unit integration clean
+.PHONY: setup demo test e2e soak lint unit integration clean bench
 
 $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
@@ -19,6 +19,10 @@ setup: .venv/.synced
 
 demo: setup
 	$(RUN) python scripts/demo.py
+
+# Ours beside the Google provider's Cloud Batch operator and trigger, on the same emulator (< 15 min).
+bench: setup
+	$(RUN) python -m benchmarks.run_all
 
 lint: setup
 	$(RUN) ruff check .

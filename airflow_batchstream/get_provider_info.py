@@ -35,8 +35,15 @@ def get_provider_info() -> dict:
         "triggers": [
             {
                 "integration-name": "Google Cloud Batch image streaming",
-                "python-modules": ["airflow_batchstream.triggers.batch"],
+                "python-modules": [
+                    "airflow_batchstream.triggers.batch",
+                    "airflow_batchstream.triggers.poller",
+                ],
             }
+        ],
+        "extra-links": [
+            "airflow_batchstream.links.batch.BatchStreamJobLink",
+            "airflow_batchstream.links.batch.BatchStreamJobLogsLink",
         ],
         "connection-types": [
             {

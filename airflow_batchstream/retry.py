@@ -32,6 +32,16 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, TRANSIENT_ERRORS)
 
 
+def retry_bound(bound: float, deadline: float | None = None) -> float:
+    """
+    Return how long one call may retry: ``bound``, or less when the caller's own wait ends sooner.
+
+    :param bound: the call's usual retry bound, in seconds.
+    :param deadline: seconds left before the caller's deadline, or ``None`` when it has none.
+    """
+    return max(0.0, bound if deadline is None else min(bound, deadline))
+
+
 def _retry_kwargs(deadline: float, max_attempts: int | None) -> dict[str, Any]:
     stop: tenacity.stop.stop_base = tenacity.stop_after_delay(deadline)
     if max_attempts is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: States after which a job changes no more (CANCELLATION/DELETION_IN_PROGRESS only end in these).
@@ -93,12 +94,84 @@ def end_time(job: Any) -> str | None:
     return next((time for time in reversed(events) if time), None) or _iso(job.update_time)
 
 
-def summarize_job(job: Any) -> dict[str, Any]:
+#: Batch's status event descriptions name both ends of a change: "Job state is set from QUEUED to
+#: SCHEDULED for job projects/...", "Task state is updated from ASSIGNED to RUNNING on zones/...".
+_TRANSITION = re.compile(r"^(Job|Task) state is (?:set|updated) from ([A-Z_]+) to ([A-Z_]+)")
+
+
+def _transitions(job: Any) -> list[tuple[str, str, float]]:
+    """Return ``(kind, new_state, epoch_seconds)`` of each state change in the job's status events."""
+    found = []
+    for event in job.status.status_events:
+        match = _TRANSITION.match(event.description)
+        if match and event.event_time and event.event_time.timestamp():
+            found.append((match.group(1), match.group(3), event.event_time.timestamp()))
+    return found
+
+
+def _first(transitions: list[tuple[str, str, float]], kinds: set[str], state: str) -> float | None:
+    return min((t for kind, new, t in transitions if kind in kinds and new == state), default=None)
+
+
+def _seconds_between(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None or end < start:
+        return None
+    return round(end - start, 3)
+
+
+def phase_seconds(job: Any) -> dict[str, float | None]:
     """
-    Return the job's summary: name, id, uid, state, times (ISO 8601) and task counts.
+    Return how long the job was queued, starting and running, in seconds (``None`` when unknown yet).
+
+    ``queued_seconds`` is creation → SCHEDULED; ``startup_seconds`` is SCHEDULED → the first task
+    RUNNING (VMs, image pull or stream: the figure image streaming improves; a job turns RUNNING
+    when its first task does); ``run_seconds`` is Batch's ``status.run_duration``, or RUNNING → end.
 
     :param job: a ``Job`` proto of either API version.
     """
+    transitions = _transitions(job)
+    created = job.create_time.timestamp() if job.create_time and job.create_time.timestamp() else None
+    scheduled = _first(transitions, {"Job"}, "SCHEDULED")
+    running = _first(transitions, {"Job", "Task"}, "RUNNING")
+    run_seconds = None
+    duration = job.status.run_duration
+    if duration and duration.total_seconds():
+        run_seconds = round(duration.total_seconds(), 3)
+    elif running is not None and state_name(job) in TERMINAL_STATES:
+        ends = [t for kind, new, t in transitions if kind == "Job" and new in TERMINAL_STATES]
+        run_seconds = _seconds_between(running, max(ends, default=None))
+    return {
+        "queued_seconds": _seconds_between(created, scheduled),
+        "startup_seconds": _seconds_between(scheduled, running),
+        "run_seconds": run_seconds,
+    }
+
+
+def image_streaming(job: Any) -> bool:
+    """
+    Tell whether the job streams its images: it has container runnables and every one streams.
+
+    :param job: a ``Job`` proto of either API version.
+    """
+    containers = [
+        runnable.container
+        for group in job.task_groups
+        for runnable in group.task_spec.runnables
+        if "container" in runnable
+    ]
+    return bool(containers) and all(container.enable_image_streaming for container in containers)
+
+
+def summarize_job(job: Any) -> dict[str, Any]:
+    """
+    Return the job's summary: name, id, uid, state, times, task counts, links and phase durations.
+
+    Nothing from the job's specification beyond whether it streams: no commands, no environment.
+
+    :param job: a ``Job`` proto of either API version.
+    """
+    from airflow_batchstream.urls import console_job_url, logs_explorer_url
+
     return {
         "job_name": job.name,
         "job_id": job.name.rsplit("/", 1)[-1],
@@ -108,4 +181,8 @@ def summarize_job(job: Any) -> dict[str, Any]:
         "end_time": end_time(job),
         "task_counts": task_counts(job),
         "failed_exit_codes": failed_exit_codes(job),
+        "console_url": console_job_url(job.name),
+        "logs_url": logs_explorer_url(job.name, job.uid),
+        "image_streaming": image_streaming(job),
+        **phase_seconds(job),
     }

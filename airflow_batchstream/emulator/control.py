@@ -47,6 +47,7 @@ OPERATIONS = (
     "vanish_job",
     "add_scenario",
     "job_names",
+    "job_states",
     "task_logs",
     "register_image",
 )
@@ -200,6 +201,10 @@ class EmulatorControl:
     def clear_faults(self) -> None:
         """Remove every fault and the latency."""
         self.call("clear_faults")
+
+    def job_states(self) -> dict[str, str]:
+        """The state name of every live job, by full name."""
+        return dict(self.call("job_states"))
 
     def task_logs(self, job: str) -> list[dict[str, Any]]:
         """Output lines of a job: dicts of ``time``, ``task_index``, ``attempt``, ``stream``, ``text``.

@@ -8,11 +8,12 @@ Design, chosen so that thousands of live jobs cost almost nothing:
   or timer exists per job, and the rendered bytes of a job are cached until the next event.
 * Only jobs whose work really runs (script runnables, or containers under a non-simulated
   runtime) get a driver thread, which runs it in subprocesses and appends events as they happen.
-* Cancel, delete and fault injection truncate the future events and append new ones.
+* Cancel, delete and scenarios (fail, preempt, hold) truncate the future events and append new ones.
 
 Neighbouring modules hold the rest: :mod:`.model` (records, states, event texts),
 :mod:`.render` (a record as Job/Task messages), :mod:`.operations` (cancel/delete LROs),
-:mod:`.scenarios`, :mod:`.faults`, :mod:`.logs`, :mod:`.images` and :mod:`.runtime`.
+:mod:`.scenarios`, :mod:`.faults`, :mod:`.logs` and :mod:`.tasklogs`, :mod:`.images`, :mod:`.runtime`
+and :mod:`.runner` (really running a task).
 
 The store keeps jobs as ``google.cloud.batch.v1alpha`` protobuf messages. The ``v1``
 messages the emulator serves are a wire-compatible subset of them (a unit test checks field
@@ -22,7 +23,6 @@ numbers and types), so the same bytes answer both API versions.
 from __future__ import annotations
 
 import bisect
-import re
 import subprocess
 import threading
 import time
@@ -37,16 +37,10 @@ import grpc
 from airflow_batchstream.emulator.filters import FilterError, matcher, parse_filter
 from airflow_batchstream.emulator.images import ImageCatalog
 from airflow_batchstream.emulator.logs import (
-    LogEntry,
-    LogFilterError,
     LogLine,
-    LogStore,
-    parse_log_filter,
-    parse_order_by,
 )
 from airflow_batchstream.emulator.model import (
     ACTIVE_TASK_STATES,
-    CLOUD_LOGGING,
     GROUP_ID,
     JOB_ID_RE,
     JOB_NAME_RE,
@@ -68,7 +62,6 @@ from airflow_batchstream.emulator.model import (
     Timings,
     check_request_id,
     failed_job_extra,
-    instance_for,
     job_event,
     kill_all,
     kill_process,
@@ -81,6 +74,7 @@ from airflow_batchstream.emulator.operations import OperationStore
 from airflow_batchstream.emulator.render import job_state, render_job, render_tasks, task_states
 from airflow_batchstream.emulator.runtime import ContainerRuntime, SimulatedRuntime, simulated_lines
 from airflow_batchstream.emulator.scenarios import ScenarioBook
+from airflow_batchstream.emulator.tasklogs import TaskLogs
 
 
 class Engine:
@@ -110,7 +104,7 @@ class Engine:
         self.scenarios = ScenarioBook()
         self._closed = False
         self._created = 0
-        self.log_store = LogStore()
+        self.cloud_logs = TaskLogs()
 
     # ------------------------------------------------------------------ jobs
 
@@ -537,6 +531,13 @@ class Engine:
         with self._lock:
             return [j.name for j in list(self._jobs.values()) if self._live(j.name, now) is not None]
 
+    def job_states(self) -> dict[str, str]:
+        """The state name of every live job, by full name."""
+        now = self.clock()
+        with self._lock:
+            live = [j for j in list(self._jobs.values()) if self._live(j.name, now) is not None]
+            return {j.name: JobState(job_state(j, now)).name for j in live}
+
     def close(self) -> None:
         """Stop every script job's subprocesses and driver threads."""
         with self._lock:
@@ -571,7 +572,7 @@ class Engine:
             events.extend(planned)
             for line in lines:
                 if after is None or line.time > after:
-                    self._emit(job, line)
+                    self.cloud_logs.emit(job, line)
         for event in events:
             if after is None or event.time > after:
                 self._add(job, event)
@@ -716,63 +717,7 @@ class Engine:
         :param line: the line.
         """
         with self._lock:
-            self._emit(job, line)
-
-    def _emit(self, job: JobRecord, line: LogLine) -> None:
-        """Keep a line on the job and, when the job logs to Cloud Logging, as a log entry."""
-        job.logs.append(line)
-        if job.spec.logs_policy.destination != CLOUD_LOGGING:
-            return
-        task_id = f"task/{job.uid}-{GROUP_ID}-{line.task_index}/{line.attempt}/0"
-        labels = dict(job.labels)
-        labels.update(
-            {
-                "job_uid": job.uid,
-                "task_id": task_id,
-                "hostname": instance_for(job, line.task_index).rsplit("/", 1)[-1],
-            }
-        )
-        project = job.parent.split("/")[1]
-        resource = {
-            "project_id": project,
-            "location": job.location,
-            "namespace": "",
-            "job": job.job_id,
-            "task_id": task_id,
-        }
-        self.log_store.add(line.time, project, line.text, line.stream, labels, resource)
-
-    def list_log_entries(
-        self, resource_names: list[str], filter_text: str, order_by: str, page_size: int, page_token: str
-    ) -> tuple[list[LogEntry], str]:
-        """One page of Cloud Logging entries (``ListLogEntries``) and the next page token.
-
-        :param resource_names: ``projects/P`` names to search (at least one).
-        :param filter_text: a filter in the subset of :mod:`.logs`.
-        :param order_by: ``timestamp asc`` (default) or ``timestamp desc``.
-        :param page_size: the maximum number of entries (0: 100; at most 1000).
-        :param page_token: the previous page's token, or empty.
-        """
-        if not resource_names:
-            raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, "resource_names: give at least one")
-        projects = set()
-        for name in resource_names:
-            match = re.match(r"^projects/([^/]+)$", name)
-            if match is None:
-                raise EmulatorError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"resource name {name!r} is not supported; the emulator serves projects/PROJECT",
-                )
-            projects.add(match.group(1))
-        try:
-            predicate = parse_log_filter(filter_text)
-            descending = parse_order_by(order_by)
-        except LogFilterError as exc:
-            raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
-        found = self.log_store.select(projects, predicate, self.clock(), descending)
-        scope = "|".join(sorted(resource_names)) + "|" + filter_text + "|" + order_by
-        start, end, token = page_window(scope, page_token, page_size, len(found))
-        return found[start:end], token
+            self.cloud_logs.emit(job, line)
 
     def register_process(self, job: JobRecord, proc: subprocess.Popen[bytes] | None, running: bool) -> bool:
         """Track a task's subprocess so cancel can kill it; returns False if the job was stopped.
@@ -822,7 +767,7 @@ class Engine:
         job.cache_key = None
         if job.logs and job.logs[-1].time > now:
             job.logs = [line for line in job.logs if line.time <= now]
-            self.log_store.truncate(job.uid, now)
+            self.cloud_logs.store.truncate(job.uid, now)
 
     def _stop(self, job: JobRecord, now: float) -> None:
         self._truncate(job, now)

@@ -37,10 +37,7 @@ class OperationStore:
         """
         now = self.clock()
         with self._lock:
-            op = self._operations.get(name)
-            if op is None:
-                raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"Operation {name} not found")
-            return self.render(op, now)
+            return self.render(self._require(name), now)
 
     def list(self, name: str, page_size: int, page_token: str) -> tuple[list[bytes], str]:
         """Return one page of operations under a collection.
@@ -71,10 +68,7 @@ class OperationStore:
         :param name: the operation's resource name.
         """
         with self._lock:
-            op = self._operations.get(name)
-            if op is None:
-                raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"Operation {name} not found")
-            op.requested_cancellation = True
+            self._require(name).requested_cancellation = True
 
     def remaining(self, name: str) -> float:
         """Seconds until an operation is done (0 when done).
@@ -82,10 +76,13 @@ class OperationStore:
         :param name: the operation's resource name.
         """
         with self._lock:
-            op = self._operations.get(name)
-            if op is None:
-                raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"Operation {name} not found")
-            return max(0.0, op.done_time - self.clock())
+            return max(0.0, self._require(name).done_time - self.clock())
+
+    def _require(self, name: str) -> Operation:
+        op = self._operations.get(name)
+        if op is None:
+            raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"Operation {name} not found")
+        return op
 
     def new(
         self,

@@ -1,11 +1,19 @@
 """pytest plugin: an in-process Batch emulator per test.
 
-Enable it with ``pytest_plugins = ["airflow_batchstream.emulator.pytest_plugin"]`` in a
-``conftest.py``. The ``batch_emulator`` fixture starts a :class:`BatchEmulator` on a free
+Enable it in a ``conftest.py``::
+
+    pytest_plugins = ["airflow_batchstream.emulator.pytest_plugin"]
+
+It is deliberately not a ``pytest11`` entry point: installing the provider must not load gRPC
+into every pytest run, nor clash with a ``pytest_plugins`` line naming the same module. Nothing
+starts until a test asks for the ``batch_emulator`` fixture.
+
+The fixture starts a :class:`~airflow_batchstream.emulator.server.BatchEmulator` on a free
 loopback port, sets ``BATCH_EMULATOR_HOST`` for the test (and an anonymous
-``google_cloud_default`` connection for project ``demo-project`` unless one is set), and stops
-it afterwards. Override
-the ``batch_emulator_options`` fixture to change its timings.
+``google_cloud_default`` connection for project ``demo-project`` unless
+``AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT`` is already set), and stops it afterwards. Change its
+options for every test by overriding the ``batch_emulator_options`` fixture, or for one test
+with the marker ``@pytest.mark.batch_emulator(run_seconds=3, container_runtime="local")``.
 """
 
 from __future__ import annotations
@@ -13,11 +21,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_batchstream.emulator.server import BatchEmulator
+if TYPE_CHECKING:
+    from airflow_batchstream.emulator.server import BatchEmulator
 
 #: Airflow reads ``google_cloud_default`` from this variable when no other backend defines it.
 DEFAULT_CONNECTION_ENV = "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"
@@ -25,6 +34,17 @@ DEFAULT_CONNECTION_ENV = "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"
 EMULATOR_CONNECTION = json.dumps(
     {"conn_type": "google_cloud_platform", "extra": {"project": "demo-project", "is_anonymous": True}}
 )
+MARKER = "batch_emulator"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker, so ``--strict-markers`` accepts it.
+
+    :param config: pytest's configuration.
+    """
+    config.addinivalue_line(
+        "markers", f"{MARKER}(**options): keyword arguments for this test's BatchEmulator"
+    )
 
 
 @pytest.fixture
@@ -42,15 +62,25 @@ def batch_emulator_options() -> dict[str, Any]:
 
 @pytest.fixture
 def batch_emulator(
-    monkeypatch: pytest.MonkeyPatch, batch_emulator_options: dict[str, Any]
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_emulator_options: dict[str, Any],
 ) -> Iterator[BatchEmulator]:
     """A running emulator on a free loopback port, with ``BATCH_EMULATOR_HOST`` pointing at it.
 
-    :param monkeypatch: pytest's monkeypatch, to set the environment variable for this test only.
+    :param request: the requesting test, for its ``batch_emulator`` marker.
+    :param monkeypatch: pytest's monkeypatch, to set the environment variables for this test only.
     :param batch_emulator_options: keyword arguments for the emulator.
     """
-    emulator = BatchEmulator("127.0.0.1", 0, **batch_emulator_options).start()
-    monkeypatch.setenv("BATCH_EMULATOR_HOST", emulator.address)
+    from airflow_batchstream.api_version import EMULATOR_HOST_ENV
+    from airflow_batchstream.emulator.server import BatchEmulator
+
+    options = dict(batch_emulator_options)
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is not None:
+        options.update(marker.kwargs)
+    emulator = BatchEmulator("127.0.0.1", 0, **options).start()
+    monkeypatch.setenv(EMULATOR_HOST_ENV, emulator.address)
     if DEFAULT_CONNECTION_ENV not in os.environ:
         monkeypatch.setenv(DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION)
     try:

@@ -275,6 +275,11 @@ class BatchEmulator:
         """Full resource names of the jobs that exist now, oldest first."""
         return self.engine.job_names()
 
+    def job_states(self) -> dict[str, str]:
+        """The state of every job that exists now (``{"projects/.../jobs/ID": "RUNNING"}``), e.g. to
+        check that nothing is left running at the end of a test."""
+        return self.engine.job_states()
+
     def task_logs(self, job: str) -> list[LogLine]:
         """Output lines the job's scripts wrote so far.
 
@@ -507,12 +512,13 @@ class BatchEmulator:
         return _list_response(1, jobs, token)
 
     def _list_log_entries(self, request: Any, version: str) -> bytes:
-        entries, token = self.engine.list_log_entries(
+        entries, token = self.engine.cloud_logs.list(
             list(request.resource_names),
             request.filter,
             request.order_by,
             request.page_size,
             request.page_token,
+            self.engine.clock(),
         )
         return _list_response(1, [render_entry(e) for e in entries], token)
 

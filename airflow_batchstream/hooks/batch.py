@@ -24,7 +24,12 @@ from airflow_batchstream.api_version import (
     check_api_version,
     emulator_host,
 )
-from airflow_batchstream.retry import DEFAULT_RETRY_DEADLINE, transient_async_retrying, transient_retrying
+from airflow_batchstream.retry import (
+    DEFAULT_RETRY_DEADLINE,
+    retry_bound,
+    transient_async_retrying,
+    transient_retrying,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -126,8 +131,8 @@ class BatchStreamHook(GoogleBaseHook):
             return build_batch_client(self.api_version)
         return build_batch_client(self.api_version, self.get_credentials(), self.get_client_options())
 
-    def _call(self, method: Callable[..., T], **kwargs: Any) -> T:
-        retrying = transient_retrying(self.retry_deadline)
+    def _call(self, method: Callable[..., T], deadline: float | None = None, **kwargs: Any) -> T:
+        retrying = transient_retrying(retry_bound(self.retry_deadline, deadline))
         return retrying(method, retry=None, timeout=RPC_TIMEOUT, **kwargs)
 
     @GoogleBaseHook.fallback_to_default_project_id
@@ -157,13 +162,14 @@ class BatchStreamHook(GoogleBaseHook):
         )
         return self._call(self.get_conn().create_job, request=request)
 
-    def get_job(self, name: str) -> Any:
+    def get_job(self, name: str, deadline: float | None = None) -> Any:
         """
         Return a job by its full resource name.
 
         :param name: ``projects/P/locations/L/jobs/ID``.
+        :param deadline: at most this many seconds of retrying (less than the hook's own bound).
         """
-        return self._call(self.get_conn().get_job, name=name)
+        return self._call(self.get_conn().get_job, deadline, name=name)
 
     def cancel_job(self, name: str) -> Operation:
         """
@@ -366,8 +372,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
     async def _call(self, method_name: str, deadline: float | None = None, **kwargs: Any) -> Any:
         client = await self.get_conn()
         method: Callable[..., Awaitable[Any]] = getattr(client, method_name)
-        retry_deadline = self.retry_deadline if deadline is None else min(deadline, self.retry_deadline)
-        async for attempt in transient_async_retrying(max(retry_deadline, 0.0)):
+        async for attempt in transient_async_retrying(retry_bound(self.retry_deadline, deadline)):
             with attempt:
                 return await method(retry=None, timeout=RPC_TIMEOUT, **kwargs)
         raise AssertionError("tenacity reraises the last error")

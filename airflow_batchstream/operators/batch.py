@@ -13,11 +13,13 @@ from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_batchstream.hooks.batch import BatchStreamHook
+    from airflow_batchstream.watch import JobWatcher
 
 
 class BatchStreamSubmitJobOperator(BaseOperator):
@@ -28,8 +30,11 @@ class BatchStreamSubmitJobOperator(BaseOperator):
     arguments, which build a one-container job with image streaming on and logs in Cloud Logging.
     The job id is deterministic per task try unless ``job_id`` is given, and the job carries labels
     naming the DAG, task, run and try. The return value (XCom) is a JSON summary with ``job_name``,
-    ``job_id``, ``uid``, ``state``, ``create_time``, ``end_time``, ``task_counts`` and
-    ``failed_exit_codes``. A job that ends FAILED or CANCELLED fails the task with the reason.
+    ``job_id``, ``uid``, ``state``, ``create_time``, ``end_time``, ``task_counts``,
+    ``failed_exit_codes``, ``console_url``, ``logs_url``, ``image_streaming`` and the phase times
+    ``queued_seconds``, ``startup_seconds``, ``run_seconds``; the console and logs links are in XCom
+    (and on the task page) as soon as the job exists. A job that ends FAILED or CANCELLED fails the
+    task with the reason.
 
     :param region: Batch region to run in, such as ``us-central1`` (templated).
     :param project_id: Google Cloud project; defaults to the connection's project (templated).
@@ -70,6 +75,11 @@ class BatchStreamSubmitJobOperator(BaseOperator):
     :param cancel_on_kill: cancel the job when the task is killed (``on_kill``, or the trigger's).
     :param retry_on_cancel: let Airflow retry a task whose job was CANCELLED; by default a cancelled
         job fails the task without retries.
+    :param fetch_logs: show the job's task output (Cloud Logging ``batch_task_logs``) in the task log,
+        each line prefixed with its task index: live during a synchronous wait, all at once when a
+        deferred task resumes.
+    :param max_log_lines: show at most this many lines of the job's output; the task log says how
+        many more there were and where to read them.
     """
 
     template_fields: Sequence[str] = (
@@ -87,6 +97,7 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         "impersonation_chain",
     )
     ui_color = "#d4e4fc"
+    operator_extra_links = (BatchStreamJobLink(), BatchStreamJobLogsLink())
 
     def __init__(
         self,
@@ -116,6 +127,8 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         timeout: float | None = None,
         cancel_on_kill: bool = True,
         retry_on_cancel: bool = False,
+        fetch_logs: bool = True,
+        max_log_lines: int = 10_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -129,6 +142,8 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             raise ValueError(
                 f"{self.task_id}: timeout must be a positive number of seconds, not {timeout!r}."
             )
+        if max_log_lines < 0:
+            raise ValueError(f"{self.task_id}: max_log_lines must be 0 or more, not {max_log_lines!r}.")
         if poll_interval <= 0:
             raise ValueError(f"{self.task_id}: poll_interval must be positive, not {poll_interval!r}.")
         self.region = region
@@ -166,7 +181,10 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         self.timeout = timeout
         self.cancel_on_kill = cancel_on_kill
         self.retry_on_cancel = retry_on_cancel
+        self.fetch_logs = fetch_logs
+        self.max_log_lines = max_log_lines
         self._job_name: str | None = None
+        self._watcher: JobWatcher | None = None
 
     @cached_property
     def hook(self) -> BatchStreamHook:
@@ -225,6 +243,7 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             return self._dry_run(context)
         job = self._submit_or_reattach(context)
         self._job_name = job.name
+        self._persist_links(context, job)
         if not self.wait_for_completion:
             return summarize_job(job)
         deadline = self._deadline(job)
@@ -327,6 +346,13 @@ class BatchStreamSubmitJobOperator(BaseOperator):
             self.log.info("Batch job %s of try %d ended %s; leaving it alone.", name, try_number, state)
         return None
 
+    @staticmethod
+    def _persist_links(context: Context, job: Any) -> None:
+        """Store the console and logs links in XCom now, so the UI shows them while the job runs."""
+        from airflow_batchstream.links.batch import persist_job_links
+
+        persist_job_links(context, job.name, job.uid)
+
     # -------------------------------------------------------------------- waiting
 
     def _deadline(self, job: Any) -> float | None:
@@ -342,25 +368,24 @@ class BatchStreamSubmitJobOperator(BaseOperator):
 
         from airflow_batchstream.outcome import ended_event, error_event, vanished_event
         from airflow_batchstream.polling import poll_delays
-        from airflow_batchstream.summary import state_name
+        from airflow_batchstream.watch import JobWatcher
 
-        last_state = None
+        self._watcher = JobWatcher.for_job(self.log, self.hook, job, self.fetch_logs, self.max_log_lines)
         for delay in poll_delays(self.poll_interval):
-            state = state_name(job)
-            if state != last_state:
-                self.log.info("Batch job %s is %s.", job.name, state)
-                last_state = state
             event = ended_event(job)
             if event is not None:
                 return event
+            self._watcher.observe(job)
             if deadline is not None and time.time() >= deadline:
                 return self._expire(job)
             time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.time())))
             try:
-                job = self.hook.get_job(job.name)
+                job = self.hook.get_job(job.name, None if deadline is None else deadline - time.time())
             except NotFound:
                 return vanished_event(job.name)
             except GoogleAPICallError as error:
+                if deadline is not None and time.time() >= deadline:
+                    return self._expire(job)
                 return error_event(job.name, error)
         raise AssertionError("poll_delays never ends")
 
@@ -414,6 +439,7 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         from airflow_batchstream.outcome import ENDED, TIMEOUT
 
         self._job_name = event["job_name"]
+        self._report_end(event.get("summary"))
         if event["status"] == ENDED and event["state"] == "SUCCEEDED":
             self.log.info("%s", event["message"])
             return event["summary"]
@@ -423,6 +449,19 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         if event["state"] in ("CANCELLED", "CANCELLATION_IN_PROGRESS") and not self.retry_on_cancel:
             raise AirflowFailException(f"{message} A cancelled job is not retried (retry_on_cancel=False).")
         raise AirflowException(message)
+
+    def _report_end(self, summary: dict[str, Any] | None) -> None:
+        """Log the job's last progress, its remaining output and its times; send its metrics."""
+        from airflow_batchstream.metrics import emit_job_metrics
+        from airflow_batchstream.watch import report_resumed
+
+        if not summary or "uid" not in summary:
+            return  # the job vanished or could not be read: nothing more to show
+        if self._watcher is not None:
+            self._watcher.finish(summary)
+        else:
+            report_resumed(self.log, self.hook, summary, self.fetch_logs, self.max_log_lines)
+        emit_job_metrics(summary)
 
     def on_kill(self) -> None:
         """Cancel the job when the task is killed, unless ``cancel_on_kill`` is off."""

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
 from airflow_batchstream.outcome import ended_event, error_event, timeout_event, vanished_event
 from airflow_batchstream.polling import poll_delays
+from airflow_batchstream.progress import ProgressTracker
+from airflow_batchstream.triggers.poller import PollGroup
+
+if TYPE_CHECKING:
+    from airflow_batchstream.hooks.batch import BatchStreamAsyncHook
 
 
 class JobStatePoller(Protocol):
@@ -55,6 +60,12 @@ class BatchStreamJobTrigger(BaseTrigger):
         :meth:`on_kill`).
     :param stop_states: states that end the wait besides the terminal ones (a sensor waiting for
         ``RUNNING``, say).
+    :param progress: the state of a :class:`~airflow_batchstream.progress.ProgressTracker`
+        (``to_dict()``): the trigger logs a line when the job's state or task counts change (Airflow 3
+        shows trigger logs in the task log), starting from what the task already showed.
+    :param shared_poller: join the triggerer's one poll loop for this endpoint, connection,
+        project and region (ListJobs for many jobs per call, see
+        :mod:`airflow_batchstream.triggers.poller`) instead of one GetJob per look at this job.
     """
 
     def __init__(
@@ -68,6 +79,8 @@ class BatchStreamJobTrigger(BaseTrigger):
         cancel_on_deadline: bool = True,
         cancel_on_kill: bool = True,
         stop_states: Sequence[str] = (),
+        progress: dict[str, Any] | None = None,
+        shared_poller: bool = True,
     ) -> None:
         super().__init__()
         self.job_name = job_name
@@ -83,6 +96,8 @@ class BatchStreamJobTrigger(BaseTrigger):
         self.cancel_on_deadline = cancel_on_deadline
         self.cancel_on_kill = cancel_on_kill
         self.stop_states = sorted(stop_states)
+        self.progress = ProgressTracker.from_dict(progress)
+        self.shared_poller = shared_poller
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and the plain-JSON keyword arguments that rebuild this trigger."""
@@ -99,6 +114,8 @@ class BatchStreamJobTrigger(BaseTrigger):
                 "cancel_on_deadline": self.cancel_on_deadline,
                 "cancel_on_kill": self.cancel_on_kill,
                 "stop_states": self.stop_states,
+                "progress": self.progress.to_dict(),
+                "shared_poller": self.shared_poller,
             },
         )
 
@@ -112,6 +129,12 @@ class BatchStreamJobTrigger(BaseTrigger):
             api_version=self.api_version,
         )
 
+    def _log_progress(self, job: Any) -> None:
+        """Log a progress line when the job's state or task counts changed since the last one."""
+        line = self.progress.update_from_job(job)
+        if line:
+            self.log.info("%s", line)
+
     def _remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.time()
 
@@ -123,6 +146,8 @@ class BatchStreamJobTrigger(BaseTrigger):
         """Poll until the job ends, the deadline passes or an API error ends the wait; return the event."""
         from google.api_core.exceptions import GoogleAPICallError, NotFound
 
+        if self.shared_poller:
+            return await self._wait_shared()
         poller = self.poller()
         job = None
         for delay in poll_delays(self.poll_interval):
@@ -140,11 +165,46 @@ class BatchStreamJobTrigger(BaseTrigger):
             event = ended_event(job, self.stop_states)
             if event is not None:
                 return event
+            self._log_progress(job)
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 return await self._expire(poller, job)
             await asyncio.sleep(delay if remaining is None else min(delay, remaining))
         raise AssertionError("poll_delays never ends")
+
+    async def _wait_shared(self) -> dict[str, Any]:
+        """Wait through the loop's shared poller: one event per state change, the last one final."""
+        from google.api_core.exceptions import GoogleAPICallError, NotFound
+
+        from airflow_batchstream.triggers.poller import SharedJobPoller
+
+        hook = cast("BatchStreamAsyncHook", self.poller())
+        client = await hook.get_conn()
+        endpoint, conn_id, chain, api_version = hook.client_key()
+        _, project_id, _, region, _, _ = self.job_name.split("/", 5)
+        group = PollGroup(endpoint, f"{conn_id}|{chain}", project_id, region, api_version)
+        watch = SharedJobPoller.for_group(group, lambda: client).watch(self.job_name, self.poll_interval)
+        job = None
+        try:
+            while True:
+                remaining = self._remaining()
+                if remaining is not None and remaining <= 0:
+                    return await self._expire(hook, job)
+                try:
+                    job = await asyncio.wait_for(watch.__anext__(), remaining)
+                except asyncio.TimeoutError:
+                    return await self._expire(hook, job)
+                except NotFound:
+                    return vanished_event(self.job_name)
+                except GoogleAPICallError as error:
+                    self.log.error("Reading Batch job %s failed: %s", self.job_name, error)
+                    return error_event(self.job_name, error)
+                event = ended_event(job, self.stop_states)
+                if event is not None:
+                    return event
+                self._log_progress(job)
+        finally:
+            await watch.aclose()
 
     async def _expire(self, poller: JobStatePoller, job: Any) -> dict[str, Any]:
         from google.api_core.exceptions import GoogleAPICallError

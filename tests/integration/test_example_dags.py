@@ -46,6 +46,7 @@ def test_reference_dag_submits_the_reference_sample(batch_emulator):
         ("example_image_streaming_simple", {}),
         ("example_image_streaming_params", {"run_conf": {"commands": ["-c", "print(42)"], "task_count": 2}}),
         ("example_image_streaming_daily", {"logical_date": datetime(2026, 11, 26, tzinfo=timezone.utc)}),
+        ("example_image_streaming_vs_pull", {}),
     ],
 )
 def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs, deferrable, monkeypatch, capfd):
@@ -54,10 +55,13 @@ def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs, deferrable, mo
     dag = load_dag(dag_id)
     dag_run = dag.test(**run_kwargs)
     assert dag_run.state == "success"
-    assert ("Deferring: the triggerer waits" in "".join(capfd.readouterr())) == deferrable
+    task_log = "".join(capfd.readouterr())
+    assert ("Deferring: the triggerer waits" in task_log) == deferrable
     summaries = _xcoms(dag_run)
     assert set(summaries) == set(dag.task_ids)
-    for summary in summaries.values():
+    for task_id, summary in summaries.items():
+        if dag_id == "example_image_streaming_vs_pull" and task_id == "compare_startup":
+            continue
         assert summary["state"] == "SUCCEEDED"
         assert summary["job_name"].startswith("projects/")
     client = batch_emulator.client()
@@ -72,3 +76,12 @@ def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs, deferrable, mo
         container = job.task_groups[0].task_spec.runnables[0].container
         assert "dt=2026-11-26" in container.commands[1]
         assert job.labels["partition"] == "20261126"
+    if dag_id == "example_image_streaming_vs_pull":
+        assert summaries["streamed"]["image_streaming"] is True
+        assert summaries["pulled"]["image_streaming"] is False
+        streamed, pulled = summaries["streamed"]["startup_seconds"], summaries["pulled"]["startup_seconds"]
+        assert summaries["compare_startup"] == {
+            "streamed_startup_seconds": streamed,
+            "pulled_startup_seconds": pulled,
+        }
+        assert f"start-up with image streaming: {streamed} s; with a full pull: {pulled} s" in task_log

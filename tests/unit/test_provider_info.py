@@ -34,6 +34,7 @@ def test_entry_point_names_get_provider_info():
 def test_every_module_that_exists_is_listed_and_every_listed_one_exists():
     info = get_provider_info()
     listed = {module for area in AREAS for item in info.get(area, []) for module in item["python-modules"]}
+    listed |= {link.rpartition(".")[0] for link in info.get("extra-links", [])}  # links are listed by class
     present = {
         f"airflow_batchstream.{area}.{path.stem}"
         for area in AREAS

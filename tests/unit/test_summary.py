@@ -41,6 +41,13 @@ def test_summary_of_a_succeeded_job():
         "end_time": "2027-01-15T08:00:00+00:00",
         "task_counts": {"SUCCEEDED": 3},
         "failed_exit_codes": [],
+        "console_url": "https://console.cloud.google.com/batch/jobsDetail/regions/us-central1/jobs/j1/details?project=p",
+        "logs_url": "https://console.cloud.google.com/logs/query;query=logName%3D%22projects%2Fp%2Flogs%2F"
+        "batch_task_logs%22%20AND%20labels.job_uid%3D%22j1-abc%22?project=p",
+        "image_streaming": False,
+        "queued_seconds": None,
+        "startup_seconds": None,
+        "run_seconds": None,
     }
 
 
@@ -64,3 +71,59 @@ def test_failure_reason_names_failed_tasks_exit_codes_and_events():
     assert "exit code 3" in reason
     assert "exit code 50001 (the VM was preempted (Spot))" in reason
     assert "Job state is set from RUNNING to FAILED" in reason
+
+
+def _timeline_job(streaming):
+    """A job with Batch's own event texts: created at T, scheduled T+5, first task runs T+12, ends T+40."""
+    name = "projects/p/locations/us-central1/jobs/j1"
+    events = [
+        (5, f"Job state is set from QUEUED to SCHEDULED for job {name}."),
+        (12, f"Job state is set from SCHEDULED to RUNNING for job {name}."),
+        (13, "Task state is updated from ASSIGNED to RUNNING on zones/us-central1-a/instances/1."),
+        (40, f"Job state is set from RUNNING to SUCCEEDED for job {name}."),
+    ]
+    container = batch_v1alpha.Runnable.Container(
+        image_uri="us-docker.pkg.dev/p/r/i", enable_image_streaming=streaming
+    )
+    return batch_v1alpha.Job(
+        name=name,
+        uid="j1-abc",
+        create_time={"seconds": 1_800_000_000},
+        task_groups=[
+            batch_v1alpha.TaskGroup(
+                task_spec=batch_v1alpha.TaskSpec(
+                    runnables=[batch_v1alpha.Runnable(container=container)],
+                    environment=batch_v1alpha.Environment(variables={"API_KEY": "sk-live-0123456789abcdef"}),
+                )
+            )
+        ],
+        status=JobStatus(
+            state=JobStatus.State.SUCCEEDED,
+            status_events=[
+                batch_v1alpha.StatusEvent(description=text, event_time={"seconds": 1_800_000_000 + t})
+                for t, text in events
+            ],
+        ),
+    )
+
+
+def test_phase_seconds_come_from_batchs_status_events():
+    summary = summarize_job(_timeline_job(streaming=True))
+    assert (summary["queued_seconds"], summary["startup_seconds"], summary["run_seconds"]) == (5, 7, 28)
+    assert summary["image_streaming"] is True
+
+
+def test_run_duration_wins_over_events_and_a_pulled_image_does_not_stream():
+    job = _timeline_job(streaming=False)
+    job.status.run_duration = {"seconds": 27, "nanos": 500_000_000}
+    summary = summarize_job(job)
+    assert summary["run_seconds"] == 27.5
+    assert summary["image_streaming"] is False
+
+
+def test_summary_is_json_and_carries_no_environment_value():
+    import json
+
+    text = json.dumps(summarize_job(_timeline_job(streaming=True)))
+    assert "sk-live" not in text
+    assert "API_KEY" not in text

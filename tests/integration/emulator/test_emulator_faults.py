@@ -140,7 +140,16 @@ def test_bad_fault_settings_are_refused(batch_emulator: BatchEmulator) -> None:
 
 
 def test_control_from_another_process() -> None:
-    flags = ["--fault-rate", "1", "--fault-methods", "GetJob", "--fault-codes", "INTERNAL"]
+    flags = [
+        "--fault-rate",
+        "1",
+        "--fault-methods",
+        "GetJob",
+        "--fault-codes",
+        "INTERNAL",
+        "--queued-seconds",
+        "60",
+    ]
     with EmulatorProcess(flags) as server:
         control = server.control()
         channel = grpc.insecure_channel(server.address)
@@ -155,6 +164,7 @@ def test_control_from_another_process() -> None:
         with pytest.raises(exceptions.ResourceExhausted):
             _create(client, "remote-two")
         assert control.jobs_created() == 2
+        assert control.job_states() == {job.name: "QUEUED", f"{PARENT}/jobs/remote-two": "QUEUED"}
         control.call("fail_job", job="future", exit_code=4)
         with pytest.raises(EmulatorControlError, match="INVALID_ARGUMENT"):
             control.set_faults(rate=2)
@@ -164,3 +174,12 @@ def test_control_from_another_process() -> None:
         assert control.rpc_counts() == {} and control.jobs_created() == 0
         channel.close()
         control.close()
+
+
+def test_cli_refuses_bad_fault_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    from airflow_batchstream.emulator.__main__ import main
+
+    assert main(["--fault-rate", "2"]) == 2
+    assert "rate must be within [0, 1]" in capsys.readouterr().err
+    assert main(["--latency-ms", "999999"]) == 2
+    assert "latency_ms" in capsys.readouterr().err

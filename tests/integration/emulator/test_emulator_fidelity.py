@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from emulator_helpers import PARENT, container_job, wait_state
+from google.api_core import exceptions
 from google.cloud import batch_v1alpha
 
 from airflow_batchstream.emulator import BatchEmulator, Scenario
@@ -50,3 +52,20 @@ def test_preempted_job_reports_every_task(batch_emulator: BatchEmulator) -> None
 def _parallel(job, parallelism: int):
     job.task_groups[0].parallelism = parallelism
     return job
+
+
+def test_list_jobs_order_by(batch_emulator: BatchEmulator) -> None:
+    client = batch_emulator.client()
+    for job_id in ("b-job", "c-job", "a-job"):
+        client.create_job(parent=PARENT, job_id=job_id, job=container_job(batch_v1alpha))
+
+    def ids(order_by: str) -> list[str]:
+        jobs = client.list_jobs(request={"parent": PARENT, "order_by": order_by, "page_size": 2})
+        return [j.name.rsplit("/", 1)[-1] for j in jobs]
+
+    assert ids("") == ["b-job", "c-job", "a-job"]
+    assert ids("create_time desc") == ["a-job", "c-job", "b-job"]
+    assert ids("name") == ["a-job", "b-job", "c-job"]
+    assert ids("name desc") == ["c-job", "b-job", "a-job"]
+    with pytest.raises(exceptions.InvalidArgument, match="order_by"):
+        ids("priority")

@@ -33,6 +33,7 @@ def _round_trip(trigger: BatchStreamJobTrigger) -> BatchStreamJobTrigger:
             "cancel_on_deadline": False,
             "cancel_on_kill": False,
             "stop_states": {"RUNNING"},
+            "progress": {"state": "RUNNING", "counts": {"RUNNING": 2, "SUCCEEDED": 1}},
         },
     ],
 )

@@ -1,0 +1,101 @@
+"""Task output as Cloud Logging entries: writing them for a job, and answering ``ListLogEntries``.
+
+The entry format and the filter subset are described in :mod:`.logs`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+
+from airflow_batchstream.emulator.logs import (
+    LogEntry,
+    LogFilterError,
+    LogLine,
+    LogStore,
+    parse_log_filter,
+    parse_order_by,
+)
+from airflow_batchstream.emulator.model import (
+    CLOUD_LOGGING,
+    GROUP_ID,
+    EmulatorError,
+    JobRecord,
+    instance_for,
+    page_window,
+)
+
+
+class TaskLogs:
+    """The emulator's Cloud Logging side: one store of entries for every project."""
+
+    def __init__(self) -> None:
+        self.store = LogStore()
+
+    def emit(self, job: JobRecord, line: LogLine) -> None:
+        """Keep a line on the job and, when the job logs to Cloud Logging, as a log entry.
+
+        :param job: the job that wrote it.
+        :param line: the line.
+        """
+        job.logs.append(line)
+        if job.spec.logs_policy.destination != CLOUD_LOGGING:
+            return
+        task_id = f"task/{job.uid}-{GROUP_ID}-{line.task_index}/{line.attempt}/0"
+        labels = dict(job.labels)
+        labels.update(
+            {
+                "job_uid": job.uid,
+                "task_id": task_id,
+                "hostname": instance_for(job, line.task_index).rsplit("/", 1)[-1],
+            }
+        )
+        project = job.parent.split("/")[1]
+        resource = {
+            "project_id": project,
+            "location": job.location,
+            "namespace": "",
+            "job": job.job_id,
+            "task_id": task_id,
+        }
+        self.store.add(line.time, project, line.text, line.stream, labels, resource)
+
+    def list(
+        self,
+        resource_names: list[str],
+        filter_text: str,
+        order_by: str,
+        page_size: int,
+        page_token: str,
+        now: float,
+    ) -> tuple[list[LogEntry], str]:
+        """One page of Cloud Logging entries (``ListLogEntries``) and the next page token.
+
+        :param resource_names: ``projects/P`` names to search (at least one).
+        :param filter_text: a filter in the subset of :mod:`.logs`.
+        :param order_by: ``timestamp asc`` (default) or ``timestamp desc``.
+        :param page_size: the maximum number of entries (0: 100; at most 1000).
+        :param page_token: the previous page's token, or empty.
+        :param now: the current time; later entries are not written yet.
+        """
+        if not resource_names:
+            raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, "resource_names: give at least one")
+        projects = set()
+        for name in resource_names:
+            match = re.match(r"^projects/([^/]+)$", name)
+            if match is None:
+                raise EmulatorError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"resource name {name!r} is not supported; the emulator serves projects/PROJECT",
+                )
+            projects.add(match.group(1))
+        try:
+            predicate = parse_log_filter(filter_text)
+            descending = parse_order_by(order_by)
+        except LogFilterError as exc:
+            raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        found = self.store.select(projects, predicate, now, descending)
+        scope = "|".join(sorted(resource_names)) + "|" + filter_text + "|" + order_by
+        start, end, token = page_window(scope, page_token, page_size, len(found))
+        return found[start:end], token

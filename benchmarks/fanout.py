@@ -1,0 +1,198 @@
+"""Triggerer fan-out: N jobs watched at once by one event loop, ours beside the Google provider's.
+
+The emulator runs in this process; each watcher process (:mod:`benchmarks.fanout_worker`) is a
+fresh interpreter, the way a triggerer runs triggers. Jobs are created straight in the emulator's
+engine (the harness's work, not counted as API calls) and end at random times within a window;
+10 % fail. Time is scaled: the poll interval and the window are a fraction of real ones, so the
+*per job* and *per round* figures carry over while the run stays short.
+
+Measured per run: API calls per job (the emulator's RPC counts), detection lag (the job's terminal
+time in the emulator to the event in the watcher) p50/p99, peak RSS of the watcher process, CPU
+seconds it spent watching, and jobs whose final event never came before the deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from benchmarks.common import Row, emulator_env, median, percentile
+
+PROJECT, REGION = "demo-project", "us-central1"
+REAL_INTERVAL = 10.0
+#: Time scaling: the poll interval standing for the real 10 s default of both providers, per size.
+#: Larger fan-outs get a longer one so the other side's one GetJob per job per interval stays
+#: within what one machine serves (about 400 to 2,000 calls a second here); other sizes: 0.25 s.
+SCALED_INTERVALS = {100: 0.25, 1000: 1.0, 5000: 2.5, 10_000: 2.5}
+#: Each job runs between these many poll intervals (1 to 3.5 minutes at a real 10 s interval).
+RUN_INTERVALS = (6.0, 20.0)
+
+
+def _create_jobs(engine: Any, count: int, tag: str, interval: float) -> list[str]:
+    from google.cloud import batch_v1alpha
+
+    from airflow_batchstream.emulator.model import LABEL_EXIT_CODE, LABEL_RUN_SECONDS
+
+    runnable = batch_v1alpha.Runnable(container=batch_v1alpha.Runnable.Container(image_uri="debian:12"))
+    job = batch_v1alpha.Job(
+        task_groups=[batch_v1alpha.TaskGroup(task_spec=batch_v1alpha.TaskSpec(runnables=[runnable]))],
+    )
+    request = batch_v1alpha.CreateJobRequest.pb(
+        batch_v1alpha.CreateJobRequest(parent=f"projects/{PROJECT}/locations/{REGION}", job=job)
+    )
+    rng = random.Random(f"{tag}-{count}")
+    names = []
+    for i in range(count):
+        request.job_id = f"{tag}-{i}"
+        request.job.labels.clear()
+        request.job.labels.update(
+            {
+                "managed-by": "airflow-batchstream",
+                LABEL_RUN_SECONDS: f"{rng.uniform(*RUN_INTERVALS) * interval:.2f}".replace(".", "_"),
+                LABEL_EXIT_CODE: "1" if rng.random() < 0.1 else "0",
+            }
+        )
+        engine.create_job(request)
+        names.append(f"{request.parent}/jobs/{request.job_id}")
+    return names
+
+
+def _result(stdout: Any) -> dict[str, Any]:
+    """Read the watcher's RESULT line; pass anything else it printed (e.g. logs) to stderr."""
+    for line in stdout:
+        if line.startswith("RESULT "):
+            return dict(json.loads(line[len("RESULT ") :]))
+        sys.stderr.write(line)
+    raise RuntimeError("the watcher ended without a result")
+
+
+def _end_time(engine: Any, name: str) -> float:
+    from airflow_batchstream.emulator.model import JobPb
+
+    job = JobPb.FromString(engine.get_job(name))
+    return float(job.update_time.ToNanoseconds()) / 1e9
+
+
+def run_once(emulator: Any, impl: str, count: int, tag: str) -> dict[str, float]:
+    """Watch ``count`` fresh jobs with one implementation in a new watcher process.
+
+    :param emulator: the running :class:`~airflow_batchstream.emulator.server.BatchEmulator`.
+    :param impl: ``"ours"`` or ``"theirs"``.
+    :param count: jobs watched at once.
+    :param tag: a prefix making this run's job ids unique.
+    """
+    interval = SCALED_INTERVALS.get(count, 0.25)
+    deadline = (RUN_INTERVALS[1] + 6) * interval + 10
+    command = [sys.executable, "-m", "benchmarks.fanout_worker", "--impl", impl]
+    command += ["--address", emulator.address, "--interval", str(interval), "--deadline", str(deadline)]
+    env = {**os.environ, **emulator_env(emulator.address)}
+    with (
+        subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        ) as worker,
+        tempfile.NamedTemporaryFile("w", suffix=".json") as names_file,
+    ):
+        assert worker.stdin is not None and worker.stdout is not None
+        if worker.stdout.readline().strip() != "READY":
+            raise RuntimeError(f"the {impl} watcher did not start")
+        names = _create_jobs(emulator.engine, count, tag, interval)
+        json.dump(names, names_file)
+        names_file.flush()
+        emulator.reset_counts()
+        worker.stdin.write(names_file.name + "\n")
+        worker.stdin.flush()
+        result = _result(worker.stdout)
+        worker.wait(timeout=30)
+    calls = sum(emulator.rpc_counts().values())
+    lags = [
+        event_time - _end_time(emulator.engine, name) for name, (event_time, _) in result["events"].items()
+    ]
+    for name in names:
+        emulator.engine.vanish_job(name)
+    poller = result["poller"] or {}
+    return {
+        "calls_per_job": calls / count,
+        "lag_p50": percentile(lags, 0.5),
+        "lag_p99": percentile(lags, 0.99),
+        "peak_rss_mib": result["peak_rss"] / 2**20,
+        "cpu_s": result["cpu"],
+        "missed": count - len(lags),
+        "busiest_listing": poller.get("busiest_listing", 0),
+        "gets_per_job": poller.get("get_calls", 0) / count,
+    }
+
+
+def run(
+    sizes: tuple[int, ...] = (100, 1000, 5000),
+    runs: int = 3,
+    scale_size: int = 10_000,
+    big: int = 5000,
+    big_runs: int = 1,
+) -> list[Row]:
+    """Run the fan-out for each size and implementation, then ours alone at ``scale_size`` jobs.
+
+    :param sizes: numbers of jobs watched at once.
+    :param runs: runs per size and implementation; medians are reported.
+    :param big: sizes from this one on get ``big_runs`` runs (to bound the total time).
+    :param big_runs: runs per implementation for the big sizes.
+    :param scale_size: jobs for the shared poller's call-rate run (0 skips it).
+    """
+    from airflow_batchstream.emulator.server import BatchEmulator
+
+    rows: list[Row] = []
+    with BatchEmulator(queued_seconds=0.2, scheduled_seconds=0.2, max_workers=8) as emulator:
+        for size in sizes:
+            samples: dict[str, list[dict[str, float]]] = {"ours": [], "theirs": []}
+            size_runs = runs if size < big else big_runs
+            for index in range(size_runs):
+                for impl in ("ours", "theirs"):
+                    samples[impl].append(run_once(emulator, impl, size, f"{impl}-{size}-{index}"))
+
+            def both(key: str, samples: dict[str, list[dict[str, float]]] = samples) -> tuple[float, float]:
+                return median([s[key] for s in samples["ours"]]), median([s[key] for s in samples["theirs"]])
+
+            interval = SCALED_INTERVALS.get(size, 0.25)
+            note = f"{size:,} jobs, poll {interval:g} s (real: {REAL_INTERVAL:g} s); median of {size_runs}"
+            area = f"Fan-out {size:,}"
+            rows += [
+                Row(area, "API calls per job", *both("calls_per_job"), note),
+                Row(area, "detection lag p50 (s)", *both("lag_p50"), note),
+                Row(area, "detection lag p99 (s)", *both("lag_p99"), note),
+                Row(area, "peak RSS of the loop's process (MiB)", *both("peak_rss_mib"), note),
+                Row(area, "CPU seconds", *both("cpu_s"), note),
+                Row(area, "final events missed", *both("missed"), note),
+            ]
+        if scale_size:
+            rows += _scale_rows(run_once(emulator, "ours", scale_size, f"scale-{scale_size}"), scale_size)
+    return rows
+
+
+def _scale_rows(sample: dict[str, float], size: int) -> list[Row]:
+    """What one shared poller costs at ``size`` watched jobs, in a region's read quota."""
+    listing = sample["busiest_listing"] * 60 / REAL_INTERVAL
+    ends = size / 30  # jobs of 30 minutes on average: this many end (one GetJob each) per minute
+    note = f"{size:,} jobs, ours only (one run)"
+    area = f"Scale {size:,}"
+    interval = SCALED_INTERVALS.get(size, 0.25)
+    return [
+        Row(area, "ListJobs pages in the busiest round", sample["busiest_listing"], None, note),
+        Row(area, "GetJob per job (at its end)", sample["gets_per_job"], None, note),
+        Row(area, "listing reads/min at a real 10 s", listing, None, "pages per round x 6"),
+        Row(area, "reads/min, 30-min jobs (+1 GetJob/end)", listing + ends, None, f"+ {ends:.0f} ends/min"),
+        Row(area, "that, as % of 15,000 reads/min", (listing + ends) / 150, None, "Batch read quota"),
+        Row(area, "theirs on paper: reads/min", None, size * 60 / REAL_INTERVAL, "GetJob per job per 10 s"),
+        Row(area, "detection lag p99 (s)", sample["lag_p99"], None, f"{note}, poll {interval:g} s"),
+        Row(area, "final events missed", sample["missed"], None, note),
+    ]
+
+
+if __name__ == "__main__":
+    from benchmarks.common import table
+
+    sizes = tuple(int(arg) for arg in sys.argv[1:]) or (100, 1000, 5000)
+    print(table(run(sizes)))
