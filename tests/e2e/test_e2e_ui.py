@@ -38,6 +38,10 @@ def test_task_instance_page_shows_the_job(airflow):
         page.screenshot(path=str(ARTIFACTS / "task_instance.png"))
         assert page.get_by_text("BatchStreamSubmitJobOperator").first.is_visible()
         assert page.get_by_text("Success").first.is_visible()
+        # The extra links ("Extra Links" buttons) are on the task instance's Details tab.
+        page.get_by_text("Details", exact=True).click()
+        page.get_by_text("Extra Links").wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "task_instance_details.png"))
         for name, url in links.items():
-            anchor = page.get_by_role("link", name=name)
+            anchor = page.get_by_role("link", name=name, exact=True)
             assert anchor.get_attribute("href") == url
