@@ -9,10 +9,11 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
 
 if TYPE_CHECKING:
@@ -172,11 +173,7 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         self.preflight = preflight
         # BaseOperator already has a dry_run() method: keep the flag under another name.
         self.is_dry_run = dry_run
-        self.deferrable = (
-            conf.getboolean("operators", "default_deferrable", fallback=False)
-            if deferrable is None
-            else deferrable
-        )
+        self.deferrable = resolve_deferrable(deferrable)
         self.wait_for_completion = wait_for_completion
         self.timeout = timeout
         self.cancel_on_kill = cancel_on_kill

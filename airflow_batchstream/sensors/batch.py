@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import (
     AirflowException,
     AirflowFailException,
@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import (
 )
 
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.deferral import resolve_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -107,11 +108,7 @@ class BatchStreamJobSensor(BaseSensorOperator):
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
         self.api_version = api_version
-        self.deferrable = (
-            conf.getboolean("operators", "default_deferrable", fallback=False)
-            if deferrable is None
-            else deferrable
-        )
+        self.deferrable = resolve_deferrable(deferrable)
         self.poll_interval = poll_interval
 
     @cached_property

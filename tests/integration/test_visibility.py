@@ -154,12 +154,16 @@ def test_links_are_in_xcom_while_the_job_waits_and_the_summary_is_complete(batch
     assert f"started in {summary['startup_seconds']:.1f} s (image streaming)" in task_log
 
 
-def test_the_ui_finds_the_links_of_the_serialized_dag(batch_emulator):
+def test_the_ui_finds_the_links_of_the_serialized_dag(batch_emulator, monkeypatch):
     # The API server never runs our get_link: it deserializes the DAG, which turns each link into an
     # XCom lookup by the link's name and xcom_key. Go the same way.
     from airflow.models.taskinstance import TaskInstance
     from airflow.serialization.serialized_objects import DagSerialization
     from airflow.utils.session import create_session
+
+    # Loading links is a process-wide class flag that scheduler-side code in this process (a
+    # DBDagBag(load_op_links=False)) may have switched off; the API server loads them.
+    monkeypatch.setattr(DagSerialization, "_load_operator_extra_links", True)
 
     dag = operator_dag("link_lookup", image_uri=IMAGE)
     dag_run = dag.test()
