@@ -6,7 +6,6 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -14,16 +13,16 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
 from airflow_batchstream.deferral import resolve_deferrable
+from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_batchstream.hooks.batch import BatchStreamHook
     from airflow_batchstream.watch import JobWatcher
 
 
-class BatchStreamSubmitJobOperator(BaseOperator):
+class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
     """
     Submit a Cloud Batch job that streams its container image, wait for it, return its summary.
 
@@ -182,17 +181,6 @@ class BatchStreamSubmitJobOperator(BaseOperator):
         self.max_log_lines = max_log_lines
         self._job_name: str | None = None
         self._watcher: JobWatcher | None = None
-
-    @cached_property
-    def hook(self) -> BatchStreamHook:
-        """The hook, built on first use so that parsing a DAG imports no Google client code."""
-        from airflow_batchstream.hooks.batch import BatchStreamHook
-
-        return BatchStreamHook(
-            gcp_conn_id=self.gcp_conn_id,
-            impersonation_chain=self.impersonation_chain,
-            api_version=self.api_version,
-        )
 
     def job_spec(self) -> Any:
         """Return the job as given: ``job``, or the dict the convenience arguments build."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -17,11 +16,11 @@ from airflow.sdk.exceptions import (
 
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
 from airflow_batchstream.deferral import resolve_deferrable
+from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_batchstream.hooks.batch import BatchStreamHook
 
 #: Pseudo-state of a job that does not exist (any more); the same name the trigger's events use.
 NOT_FOUND = "NOT_FOUND"
@@ -29,7 +28,7 @@ DEFAULT_TARGET_STATES = frozenset({"SUCCEEDED"})
 DEFAULT_FAILURE_STATES = frozenset({"FAILED", "CANCELLED", "DELETION_IN_PROGRESS", NOT_FOUND})
 
 
-class BatchStreamJobSensor(BaseSensorOperator):
+class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
     """
     Wait until a Batch job reaches one of ``target_states``; fail when it reaches a failure state.
 
@@ -110,17 +109,6 @@ class BatchStreamJobSensor(BaseSensorOperator):
         self.api_version = api_version
         self.deferrable = resolve_deferrable(deferrable)
         self.poll_interval = poll_interval
-
-    @cached_property
-    def hook(self) -> BatchStreamHook:
-        """The hook, built on first use so that parsing a DAG imports no Google client code."""
-        from airflow_batchstream.hooks.batch import BatchStreamHook
-
-        return BatchStreamHook(
-            gcp_conn_id=self.gcp_conn_id,
-            impersonation_chain=self.impersonation_chain,
-            api_version=self.api_version,
-        )
 
     def _resolve_name(self) -> str | None:
         """Return the watched job's full name; ``None`` while no job carries ``labels``."""

@@ -38,5 +38,6 @@ def test_module_imports_no_google_cloud_or_grpc(module):
         "airflow_batchstream.links.batch",  # the operator names its links at class level
         "airflow_batchstream.api_version",
         "airflow_batchstream.deferral",
+        "airflow_batchstream.hook_mixin",
         module,
     }
