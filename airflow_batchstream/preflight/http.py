@@ -10,7 +10,6 @@ stands in for every ``LOCATION-docker.pkg.dev``.
 from __future__ import annotations
 
 import json
-import threading
 
 from airflow_batchstream.api_version import emulator_host
 
@@ -19,23 +18,22 @@ SERVICE_USAGE_URL = "https://serviceusage.googleapis.com"
 #: Seconds one HTTP request of the preflight may take.
 HTTP_TIMEOUT = 15.0
 
-_lock = threading.Lock()
-_discovered: dict[str, str] = {}
-
 
 def emulator_http_endpoint() -> str | None:
-    """Return the emulator's HTTP base URL (asked once per emulator address), or ``None`` without one."""
+    """
+    Return the emulator's HTTP base URL, asked anew each time, or ``None`` without an emulator.
+
+    Not cached: an emulator restarted on the same gRPC port (tests, a developer's shell) gets a new
+    HTTP port, and one loopback call per preflight request costs nothing worth saving.
+    """
     host = emulator_host()
     if not host:
         return None
-    with _lock:
-        if host not in _discovered:
-            import grpc
+    import grpc
 
-            with grpc.insecure_channel(host) as channel:
-                reply = channel.unary_unary(DISCOVERY_METHOD)(b"", timeout=HTTP_TIMEOUT)
-            _discovered[host] = json.loads(reply)["http"]
-        return _discovered[host]
+    with grpc.insecure_channel(host) as channel:
+        reply = channel.unary_unary(DISCOVERY_METHOD)(b"", timeout=HTTP_TIMEOUT)
+    return str(json.loads(reply)["http"])
 
 
 def registry_target(registry_host: str) -> tuple[str, dict[str, str]]:

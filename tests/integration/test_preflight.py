@@ -203,3 +203,21 @@ def test_the_cli_emulator_is_found_through_its_discovery_method(monkeypatch):
 def test_the_emulator_start_up_model_reads_sizes_from_the_registry(batch_emulator, store):
     store.add_image(f"{REPO}/big:1", docker_v2(DEBIAN_BASE, PY_DEPS))
     assert batch_emulator.engine.images.size(f"{REPO}/big:1") == DEBIAN_BASE[1] + PY_DEPS[1]
+
+
+def test_an_emulator_restarted_on_the_same_port_is_found_again(monkeypatch):
+    from airflow_batchstream.emulator import BatchEmulator
+    from airflow_batchstream.emulator.pytest_plugin import DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION
+    from airflow_batchstream.preflight.http import emulator_http_endpoint
+
+    monkeypatch.setenv(DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION)
+    with BatchEmulator("127.0.0.1", 0) as first:
+        monkeypatch.setenv("BATCH_EMULATOR_HOST", first.address)
+        first_http = emulator_http_endpoint()
+        port = first.port
+    with BatchEmulator("127.0.0.1", port) as second:
+        # Same gRPC address, new HTTP server: the preflight must ask again, not reuse the old port.
+        assert emulator_http_endpoint() != first_http
+        clear_cache()
+        assert preflight(f"{REPO}/debian:12") == []
+        assert second.registry.store.counts
