@@ -53,7 +53,8 @@ class BatchStreamJobTrigger(BaseTrigger):
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them.
     :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
-    :param poll_interval: the longest wait between two looks at the job, in seconds.
+    :param poll_interval: the longest wait between two looks at the job, in seconds (with the
+        shared poller: the longest a change of the job's state goes unnoticed).
     :param deadline: absolute wall-clock deadline (epoch seconds), or ``None`` for none.
     :param cancel_on_deadline: cancel the job when the deadline passes.
     :param cancel_on_kill: cancel the job when a user kills the deferred task (Airflow 3.3+ calls

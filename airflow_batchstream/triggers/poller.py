@@ -8,7 +8,11 @@ the *active* jobs carrying our ``managed-by`` label, one ``status.state`` at a t
 (``ListJobs`` filters on ``labels.KEY`` and ``status.state``, joined with ``AND``:
 https://cloud.google.com/batch/docs/view-jobs-tasks#filter-jobs; OR-ing states is not relied on).
 A watched job missing from every active list has ended, vanished, or moved between two lists
-during the round: one ``GetJob`` tells which, so a terminal result always comes from the job itself.
+during the round. When several have, the ended states' lists are read newest first
+(``order_by="create_time desc"``, one of the four values documented at
+https://cloud.google.com/batch/docs/reference/rest/v1/projects.locations.jobs/list), stopping at the oldest
+missing job or when paging would cost more than asking for each; whatever is still missing gets
+one ``GetJob``. Either way a terminal result always comes from the job itself.
 
 Guarantees: a watcher gets each state change at most once and its final state exactly once; a
 watcher that leaves (cancelled, finished) never delays the others; the loop ends when the last
@@ -19,6 +23,7 @@ restart) starts or joins the group's loop again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -35,10 +40,14 @@ log = logging.getLogger(__name__)
 DONE_STATES = ENDING_STATES - {NOT_FOUND}
 #: Active states, in lifecycle order: a job moving on during a round shows up in a later list.
 ACTIVE_STATES = ("QUEUED", "SCHEDULED", "RUNNING")
+#: Ended states whose lists confirm many ended jobs in a few calls, most common first.
+LISTED_DONE_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 #: Page size asked of ListJobs; the service may return fewer per page.
 LIST_PAGE_SIZE = 1000
 #: At most this many fallback GetJob calls are in flight at once.
 MAX_CONCURRENT_GETS = 32
+#: How many recent rounds' lengths the next round's early start allows for.
+RECENT_ROUNDS = 5
 #: Timeout of one RPC of the poll loop, in seconds.
 RPC_TIMEOUT = 30.0
 
@@ -84,6 +93,8 @@ class PollStats:
     :param rounds: poll rounds completed.
     :param list_calls: ListJobs pages requested.
     :param get_calls: fallback GetJob calls made.
+    :param ended_list_calls: those of the ListJobs pages that were of an ended state's list.
+    :param listed_ends: ended jobs confirmed by an ended state's list instead of a GetJob.
     :param busiest_listing: the most ListJobs pages one round asked for (the per-interval cost;
         GetJob is paid about once per job, when it ends).
     """
@@ -91,6 +102,8 @@ class PollStats:
     rounds: int = 0
     list_calls: int = 0
     get_calls: int = 0
+    ended_list_calls: int = 0
+    listed_ends: int = 0
     busiest_listing: int = 0
 
 
@@ -110,6 +123,8 @@ class SharedJobPoller:
         self.client = client
         self.stats = PollStats()
         self._watches: dict[str, set[_Watch]] = {}
+        self._created: dict[str, Any] = {}  # watched job name -> its create_time, once seen
+        self._list_done = True  # False once the service refused an ended state's listing
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -135,8 +150,9 @@ class SharedJobPoller:
         Leaving early (``break``, cancellation, ``aclose()``) unsubscribes at once.
 
         :param job_name: ``projects/P/locations/R/jobs/ID`` in this poller's project and region.
-        :param poll_interval: the longest wait, in seconds, between two looks; the group polls at
-            the shortest interval among its watchers.
+        :param poll_interval: the longest time, in seconds, a change of the job's state may go
+            unnoticed; the group polls at the shortest interval among its watchers, each round
+            started early by the previous round's length.
         :raises google.api_core.exceptions.NotFound: the job vanished (deleted under the watcher).
         :raises google.api_core.exceptions.GoogleAPICallError: a permanent error reading the job.
         """
@@ -162,7 +178,7 @@ class SharedJobPoller:
         """Return the job once it reaches a state in :data:`DONE_STATES`.
 
         :param job_name: ``projects/P/locations/R/jobs/ID`` in this poller's project and region.
-        :param poll_interval: the longest wait, in seconds, between two looks.
+        :param poll_interval: the longest time, in seconds, a change of the job's state may go unnoticed.
         """
         last = None
         async for job in self.watch(job_name, poll_interval):
@@ -180,6 +196,7 @@ class SharedJobPoller:
             watches.discard(watch)
             if not watches:
                 del self._watches[watch.job_name]
+                self._created.pop(watch.job_name, None)
         if not self._watches:
             self._wake.set()  # let an idle loop notice it has no one left and end
 
@@ -194,13 +211,19 @@ class SharedJobPoller:
     async def _run(self) -> None:
         try:
             await asyncio.sleep(0)  # let the triggers started in the same batch subscribe first
+            lengths: collections.deque[float] = collections.deque(maxlen=RECENT_ROUNDS)
             while self._watches:
-                deadline = time.monotonic()
+                started = time.monotonic()
                 pages = self.stats.list_calls
                 await self._round()
                 self.stats.rounds += 1
                 self.stats.busiest_listing = max(self.stats.busiest_listing, self.stats.list_calls - pages)
-                deadline += min((w.poll_interval for ws in self._watches.values() for w in ws), default=0.0)
+                lengths.append(time.monotonic() - started)
+                interval = min((w.poll_interval for ws in self._watches.values() for w in ws), default=0.0)
+                # The next round starts early by the longest recent round, so that a change is
+                # handed over within one interval of happening however long listing takes (but
+                # rounds never start more often than every half interval).
+                deadline = started + max(interval - max(lengths), interval / 2)
                 while self._watches and (remaining := deadline - time.monotonic()) > 0:
                     self._wake.clear()
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -223,6 +246,10 @@ class SharedJobPoller:
             for name, job in seen.items():
                 self._deliver(name, job, None)
             unseen = names - seen.keys()
+            ended = await self._list_ended(unseen)
+            for name, job in ended.items():
+                self._deliver(name, job, None)
+            unseen -= ended.keys()
         if unseen:
             gate = asyncio.Semaphore(MAX_CONCURRENT_GETS)
             await asyncio.gather(*(self._get(name, gate) for name in unseen))
@@ -242,20 +269,80 @@ class SharedJobPoller:
                 return None
         return seen
 
-    async def _list_state(self, state: str, names: set[str], seen: dict[str, Any]) -> None:
-        pager = await self.client.list_jobs(
-            request={
-                "parent": self.group.parent,
-                "filter": f'{self.group.label_filter} AND status.state="{state}"',
-                "page_size": LIST_PAGE_SIZE,
-            },
-            timeout=RPC_TIMEOUT,
-        )
+    async def _pages(self, state: str, order_by: str = "") -> AsyncGenerator[Any, None]:
+        """Yield the pages of our jobs in ``state``, counting each page's call.
+
+        :param state: the ``status.state`` to filter on.
+        :param order_by: ``""`` (the service's order) or e.g. ``"create_time desc"``.
+        """
+        request = {
+            "parent": self.group.parent,
+            "filter": f'{self.group.label_filter} AND status.state="{state}"',
+            "page_size": LIST_PAGE_SIZE,
+        }
+        if order_by:
+            request["order_by"] = order_by
+        pager = await self.client.list_jobs(request=request, timeout=RPC_TIMEOUT)
         async for page in pager.pages:
             self.stats.list_calls += 1
+            yield page
+
+    async def _list_state(self, state: str, names: set[str], seen: dict[str, Any]) -> None:
+        async for page in self._pages(state):
             for job in page.jobs:
                 if job.name in names:
                     seen[job.name] = job
+                    if job.name not in self._created:
+                        self._created[job.name] = job.create_time
+
+    async def _list_ended(self, unseen: set[str]) -> dict[str, Any]:
+        """Find watched jobs that left the active lists in the ended states' lists, newest first.
+
+        Only jobs whose creation time is known are looked for. A state's list is read only while
+        more jobs are missing than there are states left to read, and no more pages are read in
+        all than jobs were looked for, so a round never pays more than twice the GetJob calls.
+        """
+        from google.api_core import exceptions
+
+        from airflow_batchstream.retry import is_transient, transient_async_retrying
+
+        missing = {name: self._created[name] for name in unseen if self._created.get(name) is not None}
+        found: dict[str, Any] = {}
+        page_limit = self.stats.ended_list_calls + len(missing)
+        for index, state in enumerate(LISTED_DONE_STATES):
+            if not self._list_done or len(missing) <= len(LISTED_DONE_STATES) - index:
+                break
+            try:
+                await transient_async_retrying(RPC_TIMEOUT * 2)(
+                    self._list_ended_state, state, missing, found, page_limit
+                )
+            except exceptions.GoogleAPICallError as exc:
+                log.warning("Listing %s jobs of %s failed (%s); asking for each job.", state, self.group, exc)
+                self._list_done = is_transient(exc)  # a refusal (e.g. of order_by) is not asked again
+                break
+        self.stats.listed_ends += len(found)
+        return found
+
+    async def _list_ended_state(
+        self, state: str, missing: dict[str, Any], found: dict[str, Any], page_limit: int
+    ) -> None:
+        """Page through one ended state's list, newest first, moving jobs from ``missing`` to ``found``.
+
+        Stops at the page that reaches past the oldest missing job's creation, or when
+        :attr:`PollStats.ended_list_calls` reaches ``page_limit``.
+        """
+        if not missing or self.stats.ended_list_calls >= page_limit:
+            return  # (a retry after the pages already read found them all, or spent the budget)
+        oldest = min(missing.values())
+        async with contextlib.aclosing(self._pages(state, order_by="create_time desc")) as newest_first:
+            async for page in newest_first:
+                self.stats.ended_list_calls += 1
+                for job in page.jobs:
+                    if missing.pop(job.name, None) is not None:
+                        found[job.name] = job
+                past_oldest = not page.jobs or page.jobs[-1].create_time < oldest
+                if not missing or past_oldest or self.stats.ended_list_calls >= page_limit:
+                    return
 
     async def _get(self, name: str, gate: asyncio.Semaphore) -> None:
         from google.api_core import exceptions

@@ -12,6 +12,7 @@ from google.api_core import exceptions
 from google.cloud import batch_v1alpha
 
 from airflow_batchstream.emulator.model import LABEL_EXIT_CODE, LABEL_RUN_SECONDS
+from airflow_batchstream.triggers import poller as poller_module
 from airflow_batchstream.triggers.poller import DONE_STATES, PollGroup, SharedJobPoller
 
 pytestmark = pytest.mark.integration
@@ -62,9 +63,10 @@ def test_every_watcher_gets_each_change_once_and_one_final_state(batch_emulator)
         assert all(state not in DONE_STATES for state in states[:-1])
         assert len(states) == len(set(states)), f"{job_id} got a state twice: {states}"
     counts = batch_emulator.rpc_counts()
-    # One GetJob per job confirms its end (a few more when a job moves between lists mid-round).
+    # At most one GetJob per job confirms its end (a few more when a job moves between lists
+    # mid-round); every ListJobs page was the poller's, at most one per state listed per round.
     assert counts["GetJob"] == poller.stats.get_calls < 2 * len(names)
-    assert counts["ListJobs"] == poller.stats.list_calls <= 3 * poller.stats.rounds
+    assert counts["ListJobs"] == poller.stats.list_calls <= 6 * poller.stats.rounds
 
 
 def test_a_leaving_watcher_does_not_stall_the_others(batch_emulator):
@@ -183,3 +185,80 @@ def test_a_listing_error_falls_back_to_get_job_for_that_round(batch_emulator):
     assert asyncio.run(main()) == ["SUCCEEDED"] * 4
     assert batch_emulator.faults_injected()["ListJobs"] == 3
     assert batch_emulator.rpc_counts()["GetJob"] >= 3 * len(names)  # asked for each job while listing failed
+
+
+def test_jobs_ending_together_are_confirmed_by_the_ended_lists_not_a_get_each(batch_emulator):
+    # 30 jobs end within one poll interval: 24 succeed, 4 fail, 2 are cancelled while running.
+    names = [_create(batch_emulator, f"burst-{i}", run=0.6, exit_code=int(i < 4)) for i in range(28)]
+    cancelled = [_create(batch_emulator, f"burst-cancel-{i}", run=30) for i in range(2)]
+    batch_emulator.reset_counts()
+
+    async def main() -> tuple[list[str], SharedJobPoller]:
+        poller = SharedJobPoller.for_group(_group(batch_emulator), batch_emulator.async_client)
+        waits = [poller.wait(n, 1.0) for n in names + cancelled]
+        cancel_later = asyncio.get_running_loop().call_later(
+            0.5, lambda: [batch_emulator.client().cancel_job(name=n) for n in cancelled]
+        )
+        finals = await asyncio.wait_for(asyncio.gather(*waits), 30)
+        cancel_later.cancel()
+        return [job.status.state.name for job in finals], poller
+
+    states, poller = asyncio.run(main())
+    assert states == ["FAILED"] * 4 + ["SUCCEEDED"] * 24 + ["CANCELLED"] * 2
+    counts = batch_emulator.rpc_counts()
+    assert poller.stats.listed_ends >= 24  # the succeeded ones came from the SUCCEEDED list at least
+    assert counts["GetJob"] == poller.stats.get_calls <= 30 - poller.stats.listed_ends + 4
+    assert counts["ListJobs"] == poller.stats.list_calls
+
+
+def test_ended_jobs_buried_under_newer_ones_are_still_confirmed(batch_emulator, monkeypatch):
+    # Pages of 2: the watched jobs are older than 12 newer succeeded jobs, 6 pages down the
+    # SUCCEEDED list; reading pages stops at the budget (no more pages than jobs missing) and
+    # GetJob confirms the rest.
+    monkeypatch.setattr(poller_module, "LIST_PAGE_SIZE", 2)
+    watched = [_create(batch_emulator, f"old-{i}", run=1.0) for i in range(4)]
+    for i in range(12):
+        _create(batch_emulator, f"new-{i}", run=0.05)
+
+    async def main() -> tuple[list[str], SharedJobPoller]:
+        poller = SharedJobPoller.for_group(_group(batch_emulator), batch_emulator.async_client)
+        finals = await asyncio.wait_for(asyncio.gather(*(poller.wait(n, 2.0) for n in watched)), 30)
+        return [job.status.state.name for job in finals], poller
+
+    batch_emulator.reset_counts()
+    states, poller = asyncio.run(main())
+    assert states == ["SUCCEEDED"] * 4
+    assert (poller.stats.listed_ends, poller.stats.get_calls) == (0, 4)
+    assert poller.stats.ended_list_calls <= 4  # the budget: no more pages than jobs missing
+    assert batch_emulator.rpc_counts()["ListJobs"] == poller.stats.list_calls
+
+
+class _NoOrderBy:
+    """A real client in front of a service that refuses ``order_by`` (as an older API might)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.refused = 0
+
+    async def list_jobs(self, request: dict[str, Any], **kwargs: Any) -> Any:
+        if request.get("order_by"):
+            self.refused += 1
+            raise exceptions.InvalidArgument("order_by is not supported")
+        return await self.client.list_jobs(request=request, **kwargs)
+
+    async def get_job(self, **kwargs: Any) -> Any:
+        return await self.client.get_job(**kwargs)
+
+
+def test_a_refused_ended_listing_is_not_asked_again_and_get_job_confirms(batch_emulator):
+    names = [_create(batch_emulator, f"plain-{i}", run=0.4 + 0.2 * (i % 2)) for i in range(12)]
+
+    async def main() -> tuple[list[str], int]:
+        client = _NoOrderBy(batch_emulator.async_client())
+        poller = SharedJobPoller.for_group(_group(batch_emulator), lambda: client)
+        finals = await asyncio.wait_for(asyncio.gather(*(poller.wait(n, 1.0) for n in names)), 30)
+        return [job.status.state.name for job in finals], client.refused
+
+    batch_emulator.reset_counts()
+    assert asyncio.run(main()) == (["SUCCEEDED"] * 12, 1)
+    assert batch_emulator.rpc_counts()["GetJob"] >= 12
