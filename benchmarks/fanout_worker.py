@@ -76,7 +76,13 @@ def _theirs(
             job_name=name, project_id=PROJECT, location=REGION, polling_period_seconds=interval
         )
         async for event in trigger.run():
-            return str(event.payload["status"])
+            # Their payload says "success", or "error" for a FAILED job and for any exception.
+            payload = event.payload
+            if payload["status"] == "success":
+                return "SUCCEEDED"
+            if payload["status"] == "error" and "job_name" in payload:
+                return "FAILED"
+            return f"{payload['status']}: {payload.get('message')}"
         return "no event"
 
     return watch
