@@ -216,6 +216,7 @@ class SharedJobPoller:
                 started = time.monotonic()
                 pages = self.stats.list_calls
                 await self._round()
+                await asyncio.sleep(0)  # the watchers take what the round handed them
                 self.stats.rounds += 1
                 self.stats.busiest_listing = max(self.stats.busiest_listing, self.stats.list_calls - pages)
                 lengths.append(time.monotonic() - started)
