@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -147,57 +147,24 @@ class BatchStreamJobTrigger(BaseTrigger):
         """Poll until the job ends, the deadline passes or an API error ends the wait; return the event."""
         from google.api_core.exceptions import GoogleAPICallError, NotFound
 
-        if self.shared_poller:
-            return await self._wait_shared()
         poller = self.poller()
-        job = None
-        for delay in poll_delays(self.poll_interval):
-            remaining = self._remaining()
-            try:
-                job = await poller.get_job(self.job_name, deadline=remaining)
-            except NotFound:
-                return vanished_event(self.job_name)
-            except GoogleAPICallError as error:
-                remaining = self._remaining()
-                if remaining is not None and remaining <= 0:
-                    return await self._expire(poller, job)
-                self.log.error("Reading Batch job %s failed: %s", self.job_name, error)
-                return error_event(self.job_name, error)
-            event = ended_event(job, self.stop_states)
-            if event is not None:
-                return event
-            self._log_progress(job)
-            remaining = self._remaining()
-            if remaining is not None and remaining <= 0:
-                return await self._expire(poller, job)
-            await asyncio.sleep(delay if remaining is None else min(delay, remaining))
-        raise AssertionError("poll_delays never ends")
-
-    async def _wait_shared(self) -> dict[str, Any]:
-        """Wait through the loop's shared poller: one event per state change, the last one final."""
-        from google.api_core.exceptions import GoogleAPICallError, NotFound
-
-        from airflow_batchstream.triggers.poller import SharedJobPoller
-
-        hook = cast("BatchStreamAsyncHook", self.poller())
-        client = await hook.get_conn()
-        endpoint, conn_id, chain, api_version = hook.client_key()
-        _, project_id, _, region, _, _ = self.job_name.split("/", 5)
-        group = PollGroup(endpoint, f"{conn_id}|{chain}", project_id, region, api_version)
-        watch = SharedJobPoller.for_group(group, lambda: client).watch(self.job_name, self.poll_interval)
+        looks = await self._shared_looks(poller) if self.shared_poller else self._own_looks(poller)
         job = None
         try:
             while True:
                 remaining = self._remaining()
                 if remaining is not None and remaining <= 0:
-                    return await self._expire(hook, job)
+                    return await self._expire(poller, job)
                 try:
-                    job = await asyncio.wait_for(watch.__anext__(), remaining)
+                    job = await asyncio.wait_for(anext(looks), remaining)
                 except asyncio.TimeoutError:
-                    return await self._expire(hook, job)
+                    return await self._expire(poller, job)
                 except NotFound:
                     return vanished_event(self.job_name)
                 except GoogleAPICallError as error:
+                    remaining = self._remaining()
+                    if remaining is not None and remaining <= 0:
+                        return await self._expire(poller, job)
                     self.log.error("Reading Batch job %s failed: %s", self.job_name, error)
                     return error_event(self.job_name, error)
                 event = ended_event(job, self.stop_states)
@@ -205,7 +172,30 @@ class BatchStreamJobTrigger(BaseTrigger):
                     return event
                 self._log_progress(job)
         finally:
-            await watch.aclose()
+            await looks.aclose()
+
+    async def _own_looks(self, poller: JobStatePoller) -> AsyncGenerator[Any, None]:
+        """Yield the job read by one GetJob per look: at once, then after each of :func:`poll_delays`.
+
+        :param poller: what reads the job.
+        """
+        for delay in poll_delays(self.poll_interval):
+            yield await poller.get_job(self.job_name, deadline=self._remaining())
+            await asyncio.sleep(delay)
+
+    async def _shared_looks(self, poller: JobStatePoller) -> AsyncGenerator[Any, None]:
+        """Join the loop's shared poller of this job's endpoint, credentials, project and region.
+
+        :param poller: the async hook, whose client and identity the group shares.
+        """
+        from airflow_batchstream.triggers.poller import SharedJobPoller
+
+        hook = cast("BatchStreamAsyncHook", poller)
+        client = await hook.get_conn()
+        endpoint, conn_id, chain, api_version = hook.client_key()
+        _, project_id, _, region, _, _ = self.job_name.split("/", 5)
+        group = PollGroup(endpoint, f"{conn_id}|{chain}", project_id, region, api_version)
+        return SharedJobPoller.for_group(group, lambda: client).watch(self.job_name, self.poll_interval)
 
     async def _expire(self, poller: JobStatePoller, job: Any) -> dict[str, Any]:
         from google.api_core.exceptions import GoogleAPICallError

@@ -16,22 +16,28 @@ from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
 pytestmark = pytest.mark.integration
 
 
-def _trigger(name: str, **kwargs) -> BatchStreamJobTrigger:
-    return BatchStreamJobTrigger(job_name=name, poll_interval=0.1, **kwargs)
+@pytest.fixture(params=[True, False], ids=["shared-poller", "per-job"])
+def make_trigger(request):
+    """Build a trigger that waits through the shared poller, or with one GetJob per look."""
+
+    def make(name: str, **kwargs) -> BatchStreamJobTrigger:
+        return BatchStreamJobTrigger(job_name=name, poll_interval=0.1, shared_poller=request.param, **kwargs)
+
+    return make
 
 
-def test_succeeded_job_fires_one_event_with_its_summary(batch_emulator):
+def test_succeeded_job_fires_one_event_with_its_summary(make_trigger, batch_emulator):
     name = create_job(batch_emulator, "ok")
-    event = run_trigger(_trigger(name))
+    event = run_trigger(make_trigger(name))
     assert (event["status"], event["state"]) == ("ended", "SUCCEEDED")
     assert event["summary"]["job_name"] == name
     assert event["summary"]["task_counts"] == {"SUCCEEDED": 1}
 
 
-def test_failed_job_event_carries_exit_code(batch_emulator):
+def test_failed_job_event_carries_exit_code(make_trigger, batch_emulator):
     batch_emulator.add_scenario(Scenario(exit_code=50001), job_id="preempted")
     name = create_job(batch_emulator, "preempted")
-    event = run_trigger(_trigger(name))
+    event = run_trigger(make_trigger(name))
     assert event["state"] == "FAILED"
     assert "exit code 50001 (the VM was preempted (Spot))" in event["message"]
     assert event["summary"]["failed_exit_codes"] == [50001]
@@ -42,54 +48,54 @@ def test_failed_job_event_carries_exit_code(batch_emulator):
     ("action", "state"),
     [("cancel_job", "CANCELLATION_IN_PROGRESS"), ("delete_job", "DELETION_IN_PROGRESS")],
 )
-def test_jobs_on_their_way_out_end_the_wait(batch_emulator, action, state):
+def test_jobs_on_their_way_out_end_the_wait(make_trigger, batch_emulator, action, state):
     name = create_job(batch_emulator, "leaving")
     getattr(batch_emulator.client(), action)(name=name)
-    event = run_trigger(_trigger(name))
+    event = run_trigger(make_trigger(name))
     assert (event["status"], event["state"]) == ("ended", state)
 
 
-def test_cancelled_job(batch_emulator):
+def test_cancelled_job(make_trigger, batch_emulator):
     name = create_job(batch_emulator, "cancelled")
     batch_emulator.client().cancel_job(name=name)
-    event = run_trigger(_trigger(name))
+    event = run_trigger(make_trigger(name))
     assert event["state"] in {"CANCELLED", "CANCELLATION_IN_PROGRESS"}
     time.sleep(0.3)
-    assert run_trigger(_trigger(name))["state"] == "CANCELLED"
+    assert run_trigger(make_trigger(name))["state"] == "CANCELLED"
 
 
-def test_vanished_job(batch_emulator):
+def test_vanished_job(make_trigger, batch_emulator):
     batch_emulator.add_scenario(Scenario(hold_in_queue=True), job_id="vanishing")
     name = create_job(batch_emulator, "vanishing")
     batch_emulator.vanish_job(name)
-    event = run_trigger(_trigger(name))
+    event = run_trigger(make_trigger(name))
     assert (event["status"], event["state"]) == ("ended", "NOT_FOUND")
     assert "no longer exists" in event["message"]
 
 
-def test_deadline_cancels_the_job(batch_emulator):
+def test_deadline_cancels_the_job(make_trigger, batch_emulator):
     batch_emulator.add_scenario(Scenario(hold_in_queue=True), job_id="slow")
     name = create_job(batch_emulator, "slow")
-    event = run_trigger(_trigger(name, deadline=time.time() + 0.5))
+    event = run_trigger(make_trigger(name, deadline=time.time() + 0.5))
     assert (event["status"], event["cancelled"]) == ("timeout", True)
     assert "it was cancelled" in event["message"]
     assert batch_emulator.rpc_counts()["CancelJob"] == 1
     assert job_state(batch_emulator, name) in {"CANCELLATION_IN_PROGRESS", "CANCELLED"}
 
 
-def test_deadline_without_cancel_leaves_the_job(batch_emulator):
+def test_deadline_without_cancel_leaves_the_job(make_trigger, batch_emulator):
     batch_emulator.add_scenario(Scenario(hold_in_queue=True), job_id="kept")
     name = create_job(batch_emulator, "kept")
-    event = run_trigger(_trigger(name, deadline=time.time() + 0.3, cancel_on_deadline=False))
+    event = run_trigger(make_trigger(name, deadline=time.time() + 0.3, cancel_on_deadline=False))
     assert (event["status"], event["cancelled"]) == ("timeout", False)
     assert batch_emulator.rpc_counts().get("CancelJob", 0) == 0
     assert job_state(batch_emulator, name) == "QUEUED"
 
 
-def test_on_kill_cancels_the_job(batch_emulator):
+def test_on_kill_cancels_the_job(make_trigger, batch_emulator):
     batch_emulator.add_scenario(Scenario(hold_in_queue=True), job_id="killed")
     name = create_job(batch_emulator, "killed")
-    trigger = _trigger(name)
+    trigger = make_trigger(name)
 
     async def kill_while_waiting() -> dict:
         waiting = asyncio.ensure_future(trigger.wait())
@@ -103,15 +109,17 @@ def test_on_kill_cancels_the_job(batch_emulator):
     assert job_state(batch_emulator, name) == "CANCELLED"
 
 
-def test_transient_faults_are_retried_and_a_permanent_one_ends_the_wait(batch_emulator, monkeypatch):
+def test_transient_faults_are_retried_and_a_permanent_one_ends_the_wait(
+    make_trigger, batch_emulator, monkeypatch
+):
     monkeypatch.setattr(retry, "INITIAL_BACKOFF", 0.01)
     name = create_job(batch_emulator, "flaky")
     batch_emulator.set_faults(0.3, seed=7)
-    assert run_trigger(_trigger(name))["state"] == "SUCCEEDED"
+    assert run_trigger(make_trigger(name))["state"] == "SUCCEEDED"
     assert batch_emulator.faults_injected().get("GetJob", 0) > 0
     batch_emulator.clear_faults()
     batch_emulator.fail_next("GetJob", "PERMISSION_DENIED")
-    event = run_trigger(_trigger(name))
+    event = run_trigger(make_trigger(name))
     assert (event["status"], event["state"]) == ("error", "UNKNOWN")
     assert "PermissionDenied" in event["message"]
 
