@@ -57,6 +57,7 @@ from airflow_batchstream.emulator.model import (
     JobPb,
     JobRecord,
     JobState,
+    Operation,
     Scenario,
     TaskState,
     Timings,
@@ -356,17 +357,11 @@ class Engine:
         :param request_id: optional idempotency key; a repeat returns the same operation.
         :param api_version: ``"v1alpha"`` or ``"v1"``, for the operation's type URLs.
         """
-        if request_id:
-            check_request_id(request_id)
-        now = self.clock()
-        with self._lock:
-            job = self._require(name, now)
-            repeat = self.operations.repeat(name, "cancel", request_id)
-            if repeat is not None:
-                return self.operations.render(repeat, now)
+
+        def begin(job: JobRecord, now: float) -> Operation:
             state = job_state(job, now)
             if state == JobState.CANCELLATION_IN_PROGRESS and job.cancel_op is not None:
-                return self.operations.render(job.cancel_op, now)
+                return job.cancel_op
             if state in TERMINAL_JOB_STATES or state == JobState.DELETION_IN_PROGRESS:
                 raise EmulatorError(
                     grpc.StatusCode.FAILED_PRECONDITION,
@@ -376,12 +371,11 @@ class Engine:
             done = now + self.timings.cancel_seconds
             self._add(job, job_event(job, now, state, JobState.CANCELLATION_IN_PROGRESS))
             self._end_active_tasks(job, done)
-            self._add(
-                job,
-                job_event(job, done, JobState.CANCELLATION_IN_PROGRESS, JobState.CANCELLED),
-            )
+            self._add(job, job_event(job, done, JobState.CANCELLATION_IN_PROGRESS, JobState.CANCELLED))
             job.cancel_op = self.operations.new(job, "cancel", api_version, now, done, request_id)
-            return self.operations.render(job.cancel_op, now)
+            return job.cancel_op
+
+        return self._operate(name, "cancel", request_id, begin)
 
     def delete_job(self, name: str, request_id: str, api_version: str) -> bytes:
         """Start deleting a job; return the serialized long-running Operation.
@@ -390,22 +384,36 @@ class Engine:
         :param request_id: optional idempotency key; a repeat returns the same operation.
         :param api_version: ``"v1alpha"`` or ``"v1"``, for the operation's type URLs.
         """
-        if request_id:
-            check_request_id(request_id)
-        now = self.clock()
-        with self._lock:
-            job = self._require(name, now)
-            repeat = self.operations.repeat(name, "delete", request_id)
-            if repeat is not None:
-                return self.operations.render(repeat, now)
+
+        def begin(job: JobRecord, now: float) -> Operation:
             if job.delete_op is not None:
-                return self.operations.render(job.delete_op, now)
+                return job.delete_op
             state = job_state(job, now)
             self._stop(job, now)
             job.gone_at = now + self.timings.delete_seconds
             self._add(job, job_event(job, now, state, JobState.DELETION_IN_PROGRESS))
             job.delete_op = self.operations.new(job, "delete", api_version, now, job.gone_at, request_id)
-            return self.operations.render(job.delete_op, now)
+            return job.delete_op
+
+        return self._operate(name, "delete", request_id, begin)
+
+    def _operate(
+        self, name: str, verb: str, request_id: str, begin: Callable[[JobRecord, float], Operation]
+    ) -> bytes:
+        """Check the request id, then return the operation an earlier request with it started, or begin one.
+
+        :param name: the job's full resource name.
+        :param verb: ``"cancel"`` or ``"delete"``.
+        :param request_id: optional idempotency key.
+        :param begin: starts the change on the job (under the engine's lock) and returns its operation.
+        """
+        if request_id:
+            check_request_id(request_id)
+        now = self.clock()
+        with self._lock:
+            job = self._require(name, now)
+            operation = self.operations.repeat(name, verb, request_id)
+            return self.operations.render(begin(job, now) if operation is None else operation, now)
 
     # ------------------------------------------------------------ scenarios
 
