@@ -424,9 +424,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         from airflow_batchstream.outcome import ENDED, TIMEOUT
 
         self._job_name = event["job_name"]
-        self._report_end(event.get("summary"))
+        self._report_end(event.get("summary"))  # its last progress line says "is SUCCEEDED" on success
         if event["status"] == ENDED and event["state"] == "SUCCEEDED":
-            self.log.info("%s", event["message"])
             return event["summary"]
         message = event["message"]
         if event["status"] == TIMEOUT:
