@@ -105,13 +105,16 @@ def test_links_are_in_xcom_while_the_job_waits_and_the_summary_is_complete(batch
 
     configure_mappers()
 
+    links = {"batchstream_job", "batchstream_job_logs"}
+
     def release_once_links_are_stored() -> None:
+        # Both links, not the first one seen: they are stored one after the other.
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not seen:
+        while time.monotonic() < deadline and set(seen) != links:
             with create_session() as session:
                 rows = session.query(XComModel).filter_by(dag_id=dag_id).all()
                 seen.update({row.key: row.value for row in rows if row.key.startswith("batchstream_")})
-            if not seen:
+            if set(seen) != links:
                 time.sleep(0.2)
         for name in batch_emulator.job_names():
             batch_emulator.release_job(name)
@@ -128,7 +131,7 @@ def test_links_are_in_xcom_while_the_job_waits_and_the_summary_is_complete(batch
     dag_run = dag.test()
     watcher.join(timeout=70)
     assert dag_run.state == "success"
-    assert set(seen) == {"batchstream_job", "batchstream_job_logs"}  # stored while the job was held
+    assert set(seen) == links  # stored while the job was held
 
     xcoms = _xcoms(dag_run)
     summary = xcoms["return_value"]
