@@ -152,7 +152,7 @@ class SharedJobPoller:
         :param job_name: ``projects/P/locations/R/jobs/ID`` in this poller's project and region.
         :param poll_interval: the longest time, in seconds, a change of the job's state may go
             unnoticed; the group polls at the shortest interval among its watchers, each round
-            started early by the previous round's length.
+            started early by the longest of the recent rounds.
         :raises google.api_core.exceptions.NotFound: the job vanished (deleted under the watcher).
         :raises google.api_core.exceptions.GoogleAPICallError: a permanent error reading the job.
         """
@@ -302,6 +302,8 @@ class SharedJobPoller:
         Only jobs whose creation time is known are looked for. A state's list is read only while
         more jobs are missing than there are states left to read, and no more pages are read in
         all than jobs were looked for, so a round never pays more than twice the GetJob calls.
+
+        :param unseen: watched jobs that no active list held this round.
         """
         from google.api_core import exceptions
 
@@ -331,6 +333,11 @@ class SharedJobPoller:
 
         Stops at the page that reaches past the oldest missing job's creation, or when
         :attr:`PollStats.ended_list_calls` reaches ``page_limit``.
+
+        :param state: the ended state whose list is read.
+        :param missing: job name -> create time of the jobs still looked for.
+        :param found: job name -> Job of the jobs found so far.
+        :param page_limit: the value of ``ended_list_calls`` at which reading stops.
         """
         if not missing or self.stats.ended_list_calls >= page_limit:
             return  # (a retry after the pages already read found them all, or spent the budget)
