@@ -202,12 +202,13 @@ def build_logging_client(credentials: Any = None) -> Any:
 
     host = emulator_host()
     if host:
-        import grpc
         from google.cloud.logging_v2.services.logging_service_v2.transports import (
             LoggingServiceV2GrpcTransport,
         )
 
-        transport = LoggingServiceV2GrpcTransport(channel=grpc.insecure_channel(host))
+        from airflow_batchstream.emulator_client import emulator_channel
+
+        transport = LoggingServiceV2GrpcTransport(channel=emulator_channel(host))
         return LoggingServiceV2Client(transport=transport)
     from airflow.providers.google.common.consts import CLIENT_INFO
 

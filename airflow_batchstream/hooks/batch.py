@@ -75,13 +75,14 @@ def build_batch_client(
     client_cls = module.BatchServiceAsyncClient if asynchronous else module.BatchServiceClient
     host = emulator_host()
     if host:
-        import grpc
+        from airflow_batchstream.emulator_client import emulator_channel
 
         transports = module.services.batch_service.transports
+        channel = emulator_channel(host, asynchronous=asynchronous)
         if asynchronous:
-            transport = transports.BatchServiceGrpcAsyncIOTransport(channel=grpc.aio.insecure_channel(host))
+            transport = transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
         else:
-            transport = transports.BatchServiceGrpcTransport(channel=grpc.insecure_channel(host))
+            transport = transports.BatchServiceGrpcTransport(channel=channel)
         return client_cls(transport=transport)
     return client_cls(credentials=credentials, client_info=CLIENT_INFO, client_options=client_options)
 
@@ -284,7 +285,7 @@ class BatchStreamHook(GoogleBaseHook):
         return run_preflight(
             inspection.streaming_images,
             project_id or self.project_id,
-            self.get_credentials(),
+            None if emulator_host() else self.get_credentials(),
             mode=mode,
             log=log or self.log,
         )
