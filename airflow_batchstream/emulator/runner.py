@@ -10,6 +10,7 @@ are stored with timestamps, each cut at 256 KB.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -32,6 +33,11 @@ KILLED_EXIT_CODE = 50000
 CANNOT_RUN_EXIT_CODE = 127
 
 
+def host_environment() -> dict[str, str]:
+    """The only variables of the emulator's own environment a task sees: ``PATH`` and ``HOME``."""
+    return {"PATH": os.environ.get("PATH") or os.defpath, "HOME": os.environ.get("HOME") or "/"}
+
+
 def task_environment(job: JobRecord, index: int, attempt: int) -> dict[str, str]:
     """The environment a task's runnables see (before a runnable's own variables).
 
@@ -40,7 +46,7 @@ def task_environment(job: JobRecord, index: int, attempt: int) -> dict[str, str]
     :param attempt: the retry attempt, from 0.
     """
     group = job.spec.task_groups[0]
-    env = {"PATH": os.environ.get("PATH") or os.defpath, "HOME": os.environ.get("HOME") or "/"}
+    env = host_environment()
     env.update(group.task_spec.environments)
     env.update(group.task_spec.environment.variables)
     if index < len(group.task_environments):
@@ -157,13 +163,18 @@ def _run_container(
         for line in simulated_lines([runnable], start, time.time(), index, attempt, result):
             engine.record_log(job, line)
         return result
-    own = {k: v for k, v in env.items() if os.environ.get(k) != v}
-    try:
-        argv = engine.runtime.argv(runnable.container, own)
-    except ValueError as exc:
-        engine.record_log(job, LogLine(time.time(), index, attempt, "stderr", str(exc)))
-        return CANNOT_RUN_EXIT_CODE
-    return _run_script(engine, job, index, attempt, argv, env, deadline, None)
+    runtime = engine.runtime
+    host = host_environment()
+    own = {k: v for k, v in env.items() if host.get(k) != v} if runtime.isolated else env
+    with contextlib.ExitStack() as stack:
+        try:
+            argv = stack.enter_context(runtime.command(runnable.container, own))
+        except ValueError as exc:
+            engine.record_log(job, LogLine(time.time(), index, attempt, "stderr", str(exc)))
+            return CANNOT_RUN_EXIT_CODE
+        proc_env = dict(os.environ) if runtime.isolated else env
+        return _run_script(engine, job, index, attempt, argv, proc_env, deadline, None)
+    raise AssertionError("unreachable")
 
 
 def _run_script(
