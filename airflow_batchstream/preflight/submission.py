@@ -64,7 +64,7 @@ def redacted(value: Any) -> Any:
     :param value: a JSON-like tree (a job in REST JSON or snake_case form).
     """
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, item in value.items():
             if key in _SECRET_FIELDS:
                 out[key] = HIDDEN
