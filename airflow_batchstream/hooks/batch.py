@@ -117,6 +117,15 @@ class BatchStreamHook(GoogleBaseHook):
         self.api_version = check_api_version(api_version)
         self.retry_deadline = retry_deadline
 
+    @property
+    def project_id(self) -> str:
+        """The connection's project; with an emulator it is read from the connection alone, and no
+        credential is loaded (none is ever used there)."""
+        if emulator_host():
+            project: str = self._get_field("project") or PROVIDE_PROJECT_ID
+            return project
+        return super().project_id
+
     @cached_property
     def types(self) -> ModuleType:
         """The generated module of this hook's API version (``Job``, ``JobStatus``, requests)."""
