@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -30,7 +31,7 @@ def capture() -> Iterator[CaptureServer]:
 @pytest.fixture
 def discovery(monkeypatch: pytest.MonkeyPatch, capture: CaptureServer) -> Iterator[FakeDiscovery]:
     """``BATCH_EMULATOR_HOST`` set to a fake emulator whose discovery names ``capture``."""
-    fake = FakeDiscovery(('{"http": "%s"}' % capture.url).encode())
+    fake = FakeDiscovery(json.dumps({"http": capture.url}).encode())
     monkeypatch.setenv("BATCH_EMULATOR_HOST", fake.address)
     monkeypatch.delenv("BATCH_EMULATOR_TOKEN", raising=False)
     try:

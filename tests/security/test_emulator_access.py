@@ -1,4 +1,4 @@
-"""Nobody reaches the emulator's code execution by accident: loopback only, or a token; minimal script environment."""
+"""Nobody reaches the emulator's code execution by accident: loopback or a token; a minimal environment."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import os
 import grpc
 import pytest
 from google.cloud import batch_v1alpha
-from security_helpers import PARENT, script_job, wait_ended
+from security_helpers import IMAGE, PARENT, script_job, wait_ended
 
 from airflow_batchstream.emulator.server import BatchEmulator
 
 pytestmark = pytest.mark.integration
+ANONYMOUS_CONNECTION = (
+    '{"conn_type": "google_cloud_platform", "extra": {"project": "demo-project", "is_anonymous": true}}'
+)
 
 
 def test_a_non_loopback_bind_is_refused_without_allow_remote():
@@ -76,10 +79,7 @@ def test_the_provider_sends_the_token_when_it_is_set(monkeypatch):
     with BatchEmulator(access_token="s3cret-token") as emulator:
         monkeypatch.setenv("BATCH_EMULATOR_HOST", emulator.address)
         monkeypatch.setenv("BATCH_EMULATOR_TOKEN", "s3cret-token")
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT",
-            '{"conn_type": "google_cloud_platform", "extra": {"project": "demo-project", "is_anonymous": true}}',
-        )
+        monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", ANONYMOUS_CONNECTION)
         hook = BatchStreamHook()
         job = hook.submit_job(job=script_job("true"), region="us-central1", job_id="with-token")
         assert job.name.endswith("/jobs/with-token")
@@ -92,7 +92,7 @@ def test_the_provider_sends_the_token_when_it_is_set(monkeypatch):
                                 "runnables": [
                                     {
                                         "container": {
-                                            "imageUri": "us-central1-docker.pkg.dev/demo-project/containers/app:1",
+                                            "imageUri": IMAGE,
                                             "enableImageStreaming": True,
                                         }
                                     }
