@@ -31,6 +31,8 @@ from airflow_batchstream.emulator.model import (
 
 #: Longest line kept, in bytes: Cloud Logging's limit on one entry ("Quotas and limits": 256 KB).
 MAX_LINE_BYTES = 256 * 1024
+#: Text bytes one ``ListLogEntries`` page holds at most, so it fits gRPC's default 4 MiB message.
+MAX_PAGE_BYTES = 3 * 1024 * 1024
 #: Default bytes of output one job keeps.
 JOB_LOG_BUDGET = 16 * 1024 * 1024
 
@@ -133,4 +135,10 @@ class TaskLogs:
         found = self.store.select(projects, predicate, now, descending)
         scope = "|".join(sorted(resource_names)) + "|" + filter_text + "|" + order_by
         start, end, token = page_window(scope, page_token, page_size, len(found))
+        total, cut = 0, start
+        while cut < end and (cut == start or total + len(found[cut].text) <= MAX_PAGE_BYTES):
+            total += len(found[cut].text)
+            cut += 1
+        if cut < end:  # a page must fit in one gRPC message: fewer entries, and a token for the rest
+            start, end, token = page_window(scope, page_token, cut - start, len(found))
         return found[start:end], token
