@@ -111,13 +111,14 @@ def build_batch_client(
     client_cls = module.BatchServiceAsyncClient if asynchronous else module.BatchServiceClient
     host = emulator_host()
     if host:
-        import grpc
+        from airflow_batchstream.emulator_client import emulator_channel
 
         transports = module.services.batch_service.transports
+        channel = emulator_channel(host, asynchronous=asynchronous)
         if asynchronous:
-            transport = transports.BatchServiceGrpcAsyncIOTransport(channel=grpc.aio.insecure_channel(host))
+            transport = transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
         else:
-            transport = transports.BatchServiceGrpcTransport(channel=grpc.insecure_channel(host))
+            transport = transports.BatchServiceGrpcTransport(channel=channel)
         return client_cls(transport=transport)
     return client_cls(credentials=credentials, client_info=CLIENT_INFO, client_options=client_options)
 
@@ -154,6 +155,15 @@ class BatchStreamHook(GoogleBaseHook):
         super().__init__(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, **kwargs)
         self.api_version = api_version
         self.retry_deadline = retry_deadline
+
+    @property
+    def project_id(self) -> str:
+        """The connection's project; with an emulator it is read from the connection alone, and no
+        credential is loaded (none is ever used there)."""
+        if emulator_host():
+            project: str = self._get_field("project") or PROVIDE_PROJECT_ID
+            return project
+        return super().project_id
 
     @cached_property
     def types(self) -> ModuleType:
@@ -355,7 +365,7 @@ class BatchStreamHook(GoogleBaseHook):
         return run_preflight(
             inspection.streaming_images,
             project_id or self.project_id,
-            self.get_credentials(),
+            None if emulator_host() else self.get_credentials(),
             mode=mode,
             log=log or self.log,
         )
