@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-
 HIDDEN = "<hidden>"
 #: Fields whose value is a secret itself.
 _SECRET_FIELDS = frozenset({"password", "cipherText", "cipher_text"})
