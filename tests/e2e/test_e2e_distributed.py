@@ -14,7 +14,8 @@ from e2e_helpers import PARENT, TERMINAL, TI_STATE_OF_JOB, mapped_instances, wai
 
 from airflow_batchstream.spec import label_value
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
+TOTAL = int(os.environ.get("E2E_DEFERRED_TASKS", "500"))
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900 + 6 * TOTAL)]
 
 DAG_ID = "e2e_many_deferred"
 #: Seconds over which the region's reads are counted while every job waits in the queue.
@@ -26,7 +27,7 @@ POLL_INTERVAL = 2.0
 def test_triggerer_killed_under_hundreds_of_deferred_tasks(airflow, batch_client, emulator_control):
     if len(airflow.triggerers) < 2:
         pytest.skip(f"the {airflow.shape} deployment runs one triggerer")
-    total = int(os.environ.get("E2E_DEFERRED_TASKS", "500"))
+    total = TOTAL
     failing = [i for i in range(total) if i % 13 == 4]
     api = airflow.api
     api.wait_for_dag(DAG_ID)
