@@ -125,6 +125,20 @@ def label_value(value: str) -> str:
     return _NOT_LABEL_CHARS.sub("-", value.lower())[:63]
 
 
+def task_labels(dag_id: str, task_id: str, run_id: str | None = None) -> dict[str, str]:
+    """
+    Return the labels naming the Airflow task (and run) a job belongs to, cleaned as jobs carry them.
+
+    :param dag_id: the DAG's id, such as ``Marketing.daily_spend`` (labelled ``marketing-daily_spend``).
+    :param task_id: the task's id.
+    :param run_id: the DAG run's id; ``None`` leaves the run label out (every run).
+    """
+    labels = {"airflow-dag-id": label_value(dag_id), "airflow-task-id": label_value(task_id)}
+    if run_id is not None:
+        labels["airflow-run-id"] = label_value(run_id)
+    return labels
+
+
 def with_labels(job: Any, labels: Mapping[str, str]) -> Any:
     """
     Add labels to a ``Job`` proto in place (the job's own labels win on a clash) and return it.

@@ -116,6 +116,19 @@ class BatchStreamHook(GoogleBaseHook):
         self.api_version = check_api_version(api_version)
         self.retry_deadline = retry_deadline
 
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """
+        Return the Airflow connection; refused first when real Google calls are (see :func:`emulator_host`).
+
+        Reading the connection is the first step towards Google, so a test that forgot the emulator
+        learns it here rather than from a missing connection or a job submitted for real.
+
+        :param conn_id: the connection id.
+        """
+        emulator_host()
+        return super().get_connection(conn_id)
+
     @cached_property
     def types(self) -> ModuleType:
         """The generated module of this hook's API version (``Job``, ``JobStatus``, requests)."""

@@ -287,13 +287,11 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         return created
 
     def _labelled_job(self, context: Context) -> Any:
-        from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value, with_labels
+        from airflow_batchstream.spec import MANAGED_BY_LABEL, task_labels, with_labels
 
         ti = context["ti"]
         airflow_labels = {
-            "airflow-dag-id": label_value(ti.dag_id),
-            "airflow-task-id": label_value(ti.task_id),
-            "airflow-run-id": label_value(ti.run_id),
+            **task_labels(ti.dag_id, ti.task_id, ti.run_id),
             "airflow-try-number": str(ti.try_number),
             MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
         }
