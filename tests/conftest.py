@@ -40,3 +40,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     :param session: the test session.
     """
     shutil.rmtree(DAGS_FOLDER, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def project_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of the working tree, built once per session (see built_wheel.py).
+
+    :param tmp_path_factory: pytest's temporary directories.
+    """
+    from built_wheel import build_wheel, uv_executable
+
+    if uv_executable() is None:
+        pytest.skip("uv is not installed (make setup installs it into .tools/)")
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
