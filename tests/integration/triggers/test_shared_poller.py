@@ -24,6 +24,7 @@ def _intervals_as_given(batch_emulator, monkeypatch):
     """These tests are about the poller's own intervals: the emulator fixture's cap is lifted."""
     monkeypatch.delenv(MAX_POLL_INTERVAL_ENV)
 
+
 PROJECT, REGION = "demo-project", "us-central1"
 INTERVAL = 0.2
 
