@@ -7,6 +7,7 @@ migrated database is kept as a template (in pytest's cache directory) and each s
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,9 @@ from pathlib import Path
 
 #: The file name of the database inside an Airflow home.
 DATABASE_NAME = "airflow.db"
+#: The folder of the home that holds the session's warm-up DAG, a DAG bundle of its own.
+WARM_UP_FOLDER = "warm-up"
+_LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 
 
 def template_key() -> str:
@@ -33,10 +37,22 @@ def airflow_environment(home: Path, dags_folder: Path) -> dict[str, str]:
     """
     Return the variables that make Airflow use ``home``, its SQLite database and ``dags_folder``.
 
+    Airflow's DAG bundles are its default one (``dags-folder``, your DAGs) and, after it, the home's
+    ``warm-up`` folder (see :func:`~airflow_batchstream.emulator.dag_runs.warm_up`).
+
     :param home: the Airflow home.
     :param dags_folder: the folder ``dag.test()`` and the DAG bag read.
     """
+    bundles = [
+        {"name": "dags-folder", "classpath": _LOCAL_BUNDLE, "kwargs": {}},
+        {
+            "name": "batchstream-warm-up",
+            "classpath": _LOCAL_BUNDLE,
+            "kwargs": {"path": str(home / WARM_UP_FOLDER)},
+        },
+    ]
     return {
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / DATABASE_NAME}",

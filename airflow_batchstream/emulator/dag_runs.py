@@ -7,7 +7,7 @@ writes), with the job's output from the emulator.
 
 from __future__ import annotations
 
-import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -124,22 +124,51 @@ def task_key(task_id: str, map_index: int) -> str:
     return task_id if map_index < 0 else f"{task_id}[{map_index}]"
 
 
-#: What the first ``dag.test()`` of a process imports (several seconds): the DAG bag, the in-process
-#: task runner and Execution API, and this provider's hooks.
-FIRST_RUN_IMPORTS = (
-    "airflow.dag_processing.dagbag",
-    "airflow.models.dagrun",
-    "airflow.sdk.execution_time.task_runner",
-    "airflow.api_fastapi.execution_api.app",
-    "airflow_batchstream.hooks.batch",
-    "airflow_batchstream.triggers.batch",
-)
+WARM_UP_DAG_ID = "batchstream_warm_up"
+#: One synchronous and one deferrable task, each a short script job with its output in Cloud Logging.
+WARM_UP_DAG = f"""
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
+
+JOB = {{"taskGroups": [{{"taskSpec": {{"runnables": [{{"script": {{"text": "true"}}}}]}}}}],
+       "logsPolicy": {{"destination": "CLOUD_LOGGING"}}}}
+
+with DAG({WARM_UP_DAG_ID!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
+    BatchStreamSubmitJobOperator(task_id="waits", region="us-central1", job=JOB, deferrable=False)
+    BatchStreamSubmitJobOperator(task_id="defers", region="us-central1", job=JOB, deferrable=True)
+"""
 
 
-def warm_up() -> None:
-    """Import what the first run of a session needs, so that its cost is not the first test's."""
-    for module in FIRST_RUN_IMPORTS:
-        importlib.import_module(module)
+def warm_up(folder: Path) -> None:
+    """
+    Run a small DAG once against a throwaway emulator, so that the session's first test does not pay
+    what a process's first ``dag.test()`` costs (Airflow's in-process API, the Google clients: several
+    seconds).
+
+    :param folder: the warm-up DAG bundle's folder (see ``airflow_home.airflow_environment``).
+    """
+    from airflow_batchstream.emulator.envfile import emulator_environment
+    from airflow_batchstream.emulator.server import BatchEmulator
+
+    folder.mkdir(exist_ok=True)
+    (folder / f"{WARM_UP_DAG_ID}.py").write_text(WARM_UP_DAG)
+    with BatchEmulator(queued_seconds=0.05, scheduled_seconds=0.05, run_seconds=0.05) as emulator:
+        environment = emulator_environment(emulator.address, emulator.timings.poll_interval())
+        previous = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
+        try:
+            dag_run = load_dag(folder, WARM_UP_DAG_ID).test()
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    if str(getattr(dag_run.state, "value", dag_run.state)) != "success":
+        raise RuntimeError(f"the plugin's warm-up DAG ended {dag_run.state}; see the log above")
 
 
 def load_dag(dags_folder: Path, dag_id: str) -> Any:

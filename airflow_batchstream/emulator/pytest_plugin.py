@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from airflow_batchstream.api_version import REFUSE_GOOGLE_ENV
-from airflow_batchstream.emulator.airflow_home import airflow_environment, install_database
+from airflow_batchstream.emulator.airflow_home import WARM_UP_FOLDER, airflow_environment, install_database
 from airflow_batchstream.emulator.envfile import (
     DEFAULT_CONNECTION_ENV,
     EMULATOR_CONNECTION,
@@ -150,8 +150,8 @@ def _dags_folder(config: pytest.Config, home: Path) -> Path:
 def batchstream_airflow(pytestconfig: pytest.Config) -> AirflowSession:
     """The session's Airflow: its home holds a migrated database (copied from a cached template).
 
-    It also imports what the session's first ``dag.test()`` needs, so that the first test does not
-    pay those seconds.
+    It also runs a small DAG once (:func:`~airflow_batchstream.emulator.dag_runs.warm_up`), so that
+    the first test does not pay what a process's first ``dag.test()`` costs.
 
     :param pytestconfig: pytest's configuration.
     """
@@ -161,7 +161,7 @@ def batchstream_airflow(pytestconfig: pytest.Config) -> AirflowSession:
     cache = getattr(pytestconfig, "cache", None)
     cache_dir = Path(cache.mkdir("airflow-batchstream")) if cache is not None else session.home / "template"
     install_database(session.home, cache_dir)
-    warm_up()
+    warm_up(session.home / WARM_UP_FOLDER)
     return session
 
 
