@@ -1,15 +1,17 @@
 """Command line: ``batchstream-emulator`` / ``python -m airflow_batchstream.emulator``.
 
-The first line printed is ``BATCH_EMULATOR_HOST=HOST:PORT`` so a shell can ``eval`` it
-(``--print-env``: every variable Airflow needs, one a line; ``--env-file FILE``: the same written to
-FILE once the emulator serves, removed when it stops); the emulator then serves until SIGINT or
-SIGTERM and exits 0. ``batchstream-emulator --ready FILE`` waits until FILE names an emulator that
-answers, and exits 0 (1 after ``--timeout`` seconds).
+The first line printed is ``BATCH_EMULATOR_HOST=HOST:PORT`` so a shell can ``eval`` it; with an
+access token (``--allow-remote``, ``--access-token``) the second is ``BATCH_EMULATOR_TOKEN=TOKEN``.
+``--print-env`` prints every variable Airflow needs instead, one a line; ``--env-file FILE`` writes
+the same to FILE once the emulator serves and removes it when it stops. The emulator then serves
+until SIGINT or SIGTERM and exits 0. ``batchstream-emulator --ready FILE`` waits until FILE names an
+emulator that answers, and exits 0 (1 after ``--timeout`` seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -33,7 +35,24 @@ def _parser() -> argparse.ArgumentParser:
         prog="batchstream-emulator",
         description="Serve a local Google Cloud Batch API (v1alpha and v1) over plain gRPC.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default: %(default)s); only loopback unless --allow-remote",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="accept a non-loopback --host: anyone who reaches it with the access token can run "
+        "commands here as this user; a token is made and printed unless --access-token or "
+        "BATCH_EMULATOR_TOKEN gives one",
+    )
+    parser.add_argument(
+        "--access-token",
+        default=None,
+        help="token every client must send (BATCH_EMULATOR_TOKEN on the provider side); default: none on "
+        "loopback, a new one with --allow-remote",
+    )
     parser.add_argument(
         "--port",
         type=int,
@@ -156,12 +175,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"batchstream-emulator: {exc}", file=sys.stderr)
             return 1
         return 0
+    from airflow_batchstream.emulator.access import new_token
     from airflow_batchstream.emulator.server import BatchEmulator
+    from airflow_batchstream.emulator_client import EMULATOR_TOKEN_ENV
 
+    token = args.access_token or (
+        (os.environ.get(EMULATOR_TOKEN_ENV) or new_token()) if args.allow_remote else None
+    )
     try:
         emulator = BatchEmulator(
             args.host,
             args.port,
+            allow_remote=args.allow_remote,
+            access_token=token,
             queued_seconds=args.queued_seconds,
             scheduled_seconds=args.scheduled_seconds,
             run_seconds=args.run_seconds,
@@ -191,9 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         emulator.start()
-        environment = emulator_environment(emulator.address, emulator.timings.poll_interval())
-        first = f"BATCH_EMULATOR_HOST={emulator.address}\n"
-        print(env_lines(environment) if args.print_env else first, end="", flush=True)
+        environment = emulator_environment(emulator.address, emulator.timings.poll_interval(), token)
+        if args.print_env:
+            print(env_lines(environment), end="", flush=True)
+        else:
+            print(f"BATCH_EMULATOR_HOST={emulator.address}", flush=True)
+            if token:
+                print(f"{EMULATOR_TOKEN_ENV}={token}", flush=True)
         if args.env_file is not None:
             write_env_file(args.env_file, environment)
         print(

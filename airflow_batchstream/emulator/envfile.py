@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from airflow_batchstream.api_version import EMULATOR_HOST_ENV
+from airflow_batchstream.emulator_client import EMULATOR_TOKEN_ENV
 from airflow_batchstream.polling import MAX_POLL_INTERVAL_ENV
 
 #: Airflow reads ``google_cloud_default`` from this variable when no other backend defines it.
@@ -25,18 +26,22 @@ EMULATOR_CONNECTION = json.dumps(
 )
 
 
-def emulator_environment(address: str, poll_interval: float) -> dict[str, str]:
+def emulator_environment(address: str, poll_interval: float, token: str | None = None) -> dict[str, str]:
     """
     Return the variables that send Airflow's Batch calls to an emulator, with fast waits.
 
     :param address: the emulator's ``host:port``.
     :param poll_interval: the longest wait between two looks at a job (``Timings.poll_interval()``).
+    :param token: the emulator's access token, if it has one (``BATCH_EMULATOR_TOKEN``).
     """
-    return {
+    environment = {
         EMULATOR_HOST_ENV: address,
         MAX_POLL_INTERVAL_ENV: f"{poll_interval:g}",
         DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION,
     }
+    if token:
+        environment[EMULATOR_TOKEN_ENV] = token
+    return environment
 
 
 def env_lines(environment: dict[str, str]) -> str:
@@ -89,8 +94,10 @@ def wait_ready(path: Path, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while True:
         if path.exists():
-            address = read_env_file(path).get(EMULATOR_HOST_ENV, "")
-            control = EmulatorControl(address, timeout=max(0.1, min(2.0, deadline - time.monotonic())))
+            environment = read_env_file(path)
+            address = environment.get(EMULATOR_HOST_ENV, "")
+            timeout = max(0.1, min(2.0, deadline - time.monotonic()))
+            control = EmulatorControl(address, timeout, environment.get(EMULATOR_TOKEN_ENV))
             try:
                 control.jobs_created()
                 return address

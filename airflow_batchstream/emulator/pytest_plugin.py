@@ -199,7 +199,9 @@ def batch_emulator(
     emulator = BatchEmulator("127.0.0.1", 0, **options).start()
     poll_interval = request.config.getini(POLL_INTERVAL_INI)
     environment = emulator_environment(
-        emulator.address, float(poll_interval) if poll_interval else emulator.timings.poll_interval()
+        emulator.address,
+        float(poll_interval) if poll_interval else emulator.timings.poll_interval(),
+        emulator.access_token,
     )
     for name, value in environment.items():
         if name != DEFAULT_CONNECTION_ENV or name not in os.environ:
