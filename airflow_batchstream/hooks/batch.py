@@ -133,7 +133,7 @@ class BatchStreamHook(GoogleBaseHook):
     :param gcp_conn_id: Airflow connection with the Google credentials (key file, ADC, ...).
     :param impersonation_chain: service account to impersonate, or a chain of them, ending in the
         account whose access token is used.
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (generally available).
+    :param api_version: ``"v1"`` (default, generally available) or ``"v1alpha"``.
     :param retry_deadline: seconds one call may spend retrying transient errors.
     """
 
@@ -388,7 +388,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
 
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them.
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     :param retry_deadline: seconds one call may spend retrying transient errors.
     """
 

@@ -62,7 +62,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         (templated).
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
+    :param api_version: ``"v1"`` (default: the generally available API) or ``"v1alpha"``.
     :param poll_interval: the longest wait, in seconds, between two looks at the job; the first
         looks come sooner (0.5 s, doubling up to this).
     :param validation: image-streaming validation before any API call: ``"strict"`` (default: any
