@@ -137,9 +137,6 @@ class BatchStreamHook(GoogleBaseHook):
     :param retry_deadline: seconds one call may spend retrying transient errors.
     """
 
-    conn_type = "google_cloud_batchstream"
-    hook_name = "Google Cloud Batch (image streaming)"
-
     def __init__(
         self,
         gcp_conn_id: str = "google_cloud_default",
