@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -187,6 +187,43 @@ class BatchStreamHook(GoogleBaseHook):
         """
         return self._call(self.get_conn().delete_job, name=name)
 
+    def _paged(self, method: Callable[..., Any], request: Any, items: str) -> Iterator[Any]:
+        """Yield the items of every page, each page's call retried on its own (the client's pager
+        would fetch the pages after the first without any retry).
+
+        :param method: the client's list method.
+        :param request: the list request; its ``page_token`` advances.
+        :param items: the response field holding the page's items, such as ``"jobs"``.
+        """
+        while True:
+            page = self._call(method, request=request)
+            yield from getattr(page, items)
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
+    @GoogleBaseHook.fallback_to_default_project_id
+    def iter_jobs(
+        self,
+        region: str,
+        project_id: str = PROVIDE_PROJECT_ID,
+        filter: str | None = None,
+        order_by: str | None = None,
+    ) -> Iterator[Any]:
+        """
+        Yield the jobs of a region, reading pages as they are needed.
+
+        :param region: Batch region, such as ``us-central1``.
+        :param project_id: project to list; defaults to the connection's project.
+        :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
+        :param order_by: ``"create_time desc"``, ``"create_time"``, ``"name"`` or ``"name desc"``;
+            the service's order when not given.
+        """
+        request = self.types.ListJobsRequest(
+            parent=f"projects/{project_id}/locations/{region}", filter=filter or "", order_by=order_by or ""
+        )
+        return self._paged(self.get_conn().list_jobs, request, "jobs")
+
     @GoogleBaseHook.fallback_to_default_project_id
     def list_jobs(
         self,
@@ -203,21 +240,20 @@ class BatchStreamHook(GoogleBaseHook):
         :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
         :param limit: stop after this many jobs.
         """
-        request = self.types.ListJobsRequest(
-            parent=f"projects/{project_id}/locations/{region}", filter=filter or ""
-        )
-        pager = self._call(self.get_conn().list_jobs, request=request)
-        return list(itertools.islice(pager, limit))
+        jobs = self.iter_jobs(region=region, project_id=project_id, filter=filter)
+        return list(itertools.islice(jobs, limit))
 
-    def list_tasks(self, job_name: str, task_group: str = "group0") -> list[Any]:
+    def list_tasks(self, job_name: str, task_group: str = "group0", filter: str | None = None) -> list[Any]:
         """
         List the tasks of one task group of a job, following pages.
 
         :param job_name: ``projects/P/locations/L/jobs/ID``.
         :param task_group: the task group's id; Batch jobs have one, ``group0``.
+        :param filter: a ListTasks filter, such as ``status.state="FAILED"``.
         """
-        pager = self._call(self.get_conn().list_tasks, parent=f"{job_name}/taskGroups/{task_group}")
-        return list(pager)
+        parent = f"{job_name}/taskGroups/{task_group}"
+        request = self.types.ListTasksRequest(parent=parent, filter=filter or "")
+        return list(self._paged(self.get_conn().list_tasks, request, "tasks"))
 
     def inspect_job(self, job: Any, region: str, job_id: str | None = None) -> Inspection:
         """
