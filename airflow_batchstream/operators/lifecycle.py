@@ -66,14 +66,13 @@ class _JobActionOperator(BatchStreamHookMixin, BaseOperator):
     def _name(self) -> str:
         return resolve_job_name(self.hook, self.job_name, self.project_id, self.region, self.job_id)
 
-    def _wait(self, context: Context, name: str, wait_through: Sequence[str], **resume: Any) -> Any:
+    def _wait(self, context: Context, name: str, wait_through: Sequence[str]) -> Any:
         """
         Wait for the job with the trigger: deferred in the triggerer, or run here in the worker.
 
         :param context: the task's context.
         :param name: the job's full resource name.
         :param wait_through: states the wait goes on through (see the trigger).
-        :param resume: keyword arguments ``execute_complete`` gets besides the event.
         """
         from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
 
@@ -91,8 +90,8 @@ class _JobActionOperator(BatchStreamHookMixin, BaseOperator):
         )
         if self.deferrable:
             self.log.info("Deferring: the triggerer waits for Batch job %s.", name)
-            self.defer(trigger=trigger, method_name="execute_complete", kwargs=resume)
-        return self.execute_complete(context, asyncio.run(trigger.wait()), **resume)
+            self.defer(trigger=trigger, method_name="execute_complete")
+        return self.execute_complete(context, asyncio.run(trigger.wait()))
 
     def _raise_unless_ended(self, event: dict[str, Any]) -> None:
         """Fail the task when the wait ended by its timeout or by an API error."""
@@ -186,9 +185,10 @@ class BatchStreamDeleteJobOperator(_JobActionOperator):
 
     Name the job with ``job_name`` or with ``project_id`` + ``region`` + ``job_id``. A job that
     does not exist is success with a log line, unless ``must_exist=True``. A running job is
-    stopped by its deletion. The task returns the job's summary as it was when the deletion was
-    asked for, with ``gone``: ``True`` once the job no longer exists (or never did: ``state`` is then
-    ``NOT_FOUND``), ``False`` when ``wait_for_completion=False`` returned before.
+    stopped by its deletion; the task log says which state the job was in. The task returns
+    ``{"job_name", "job_id", "state": "NOT_FOUND", "gone": true}`` once the job no longer exists
+    (or if it never did); with ``wait_for_completion=False``, the job's summary right after the
+    request (state DELETION_IN_PROGRESS, typically) with ``"gone": false``.
 
     :param job_name: the job's full resource name (templated).
     :param project_id: project of ``job_id``; defaults to the connection's (templated).
@@ -241,35 +241,46 @@ class BatchStreamDeleteJobOperator(_JobActionOperator):
     def execute(self, context: Context) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound
 
-        from airflow_batchstream.outcome import JOB_STATES, NOT_FOUND
+        from airflow_batchstream.outcome import JOB_STATES
         from airflow_batchstream.summary import state_name, summarize_job
 
         name = self._name()
         try:
             job = self.hook.get_job(name)
-            self.hook.delete_job(name)
         except NotFound:
             if self.must_exist:
                 raise AirflowFailException(f"Batch job {name} does not exist (must_exist=True).") from None
             self.log.info("Batch job %s does not exist: nothing to delete.", name)
-            return {"job_name": name, "job_id": name.rsplit("/", 1)[-1], "state": NOT_FOUND, "gone": True}
+            return _gone(name)
+        try:
+            self.hook.delete_job(name)
+        except NotFound:  # gone already: a retried request whose first attempt deleted it, say
+            self.log.info("Batch job %s is gone.", name)
+            return _gone(name)
         self.log.info("Asked Batch to delete job %s, which was %s.", name, state_name(job))
-        summary = summarize_job(job)
         if not self.wait_for_completion:
-            return {**summary, "gone": False}
-        return self._wait(context, name, wait_through=sorted(JOB_STATES), summary=summary)
+            try:
+                return {**summarize_job(self.hook.get_job(name)), "gone": False}
+            except NotFound:
+                return _gone(name)
+        return self._wait(context, name, wait_through=sorted(JOB_STATES))
 
-    def execute_complete(
-        self, context: Context, event: dict[str, Any], summary: dict[str, Any]
-    ) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """
-        Return the job's summary from before its deletion once it is gone; fail on a timeout or an API error.
+        Return ``{"job_name", "job_id", "state": "NOT_FOUND", "gone": True}`` once the job is gone; fail on
+        a timeout or an API error.
 
         :param context: the task's context.
         :param event: the trigger's (or the synchronous wait's) event payload; the wait goes on
             through every state, so an ended one means the job is gone.
-        :param summary: the job's summary when its deletion was asked for.
         """
         self._raise_unless_ended(event)
         self.log.info("Batch job %s is gone.", event["job_name"])
-        return {**summary, "gone": True}
+        return _gone(event["job_name"])
+
+
+def _gone(name: str) -> dict[str, Any]:
+    """Return what the delete operator returns for a job that no longer exists."""
+    from airflow_batchstream.outcome import vanished_event
+
+    return {**vanished_event(name)["summary"], "gone": True}

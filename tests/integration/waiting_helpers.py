@@ -11,21 +11,31 @@ PARENT = "projects/demo-project/locations/us-central1"
 IMAGE = "us-central1-docker.pkg.dev/demo-project/containers/debian:12"
 
 
-def create_job(emulator: Any, job_id: str, labels: dict[str, str] | None = None) -> str:
+def create_job(
+    emulator: Any,
+    job_id: str,
+    labels: dict[str, str] | None = None,
+    task_count: int = 1,
+    max_retry_count: int = 0,
+) -> str:
     """Create a one-container job through the real client; return its full name.
 
     :param emulator: the running :class:`BatchEmulator`.
     :param job_id: the job's id.
     :param labels: the job's labels.
+    :param task_count: how many tasks run the container.
+    :param max_retry_count: how many times a failed task runs again.
     """
     from google.cloud import batch_v1alpha as batch
 
     job = batch.Job(
         task_groups=[
             batch.TaskGroup(
+                task_count=task_count,
                 task_spec=batch.TaskSpec(
-                    runnables=[batch.Runnable(container=batch.Runnable.Container(image_uri=IMAGE))]
-                )
+                    runnables=[batch.Runnable(container=batch.Runnable.Container(image_uri=IMAGE))],
+                    max_retry_count=max_retry_count,
+                ),
             )
         ],
         labels=labels or {},
