@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 from dag_files import one_task_dag, task_xcoms
-from waiting_helpers import PARENT, create_job, job_state
+from waiting_helpers import PARENT, create_job, job_state, wait_until_ended
 
 from airflow_batchstream.emulator import Scenario
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
@@ -41,9 +41,7 @@ def ended_job(emulator, job_id: str, exit_code: int = 0, **labels: str) -> str:
     if exit_code:
         emulator.add_scenario(Scenario(exit_code=exit_code), job_id=job_id)
     name = create_job(emulator, job_id, labels=labels or None)
-    deadline = time.monotonic() + 30
-    while job_state(emulator, name) not in ("SUCCEEDED", "FAILED") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until_ended(emulator, name)
     return name
 
 
@@ -225,9 +223,7 @@ def test_list_jobs_created_before_a_time(batch_emulator):
 def test_list_tasks_shows_which_failed_with_what_exit_code_and_retries(batch_emulator, capfd):
     batch_emulator.add_scenario(Scenario(exit_code=7, task_index=1), job_id="three-tasks")
     name = create_job(batch_emulator, "three-tasks", task_count=3, max_retry_count=1)
-    deadline = time.monotonic() + 30
-    while job_state(batch_emulator, name) != "FAILED" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert wait_until_ended(batch_emulator, name) == "FAILED"
     ti, xcoms = run("list_tasks_all", LIST_TASKS, job_name=name)
     assert ti.state == "success"
     tasks = xcoms["return_value"]

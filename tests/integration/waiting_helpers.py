@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
@@ -50,6 +51,21 @@ def job_state(emulator: Any, name: str) -> str:
     :param name: the job's full resource name.
     """
     return emulator.client().get_job(name=name).status.state.name
+
+
+def wait_until_ended(emulator: Any, name: str, timeout: float = 30.0) -> str:
+    """Wait (at most ``timeout`` seconds) until a job is SUCCEEDED, FAILED or CANCELLED; return its state.
+
+    :param emulator: the running :class:`BatchEmulator`.
+    :param name: the job's full resource name.
+    :param timeout: seconds to wait at most.
+    """
+    deadline = time.monotonic() + timeout
+    while (state := job_state(emulator, name)) not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} is still {state} after {timeout} s")
+        time.sleep(0.05)
+    return state
 
 
 def run_trigger(trigger: BatchStreamJobTrigger) -> dict[str, Any]:
