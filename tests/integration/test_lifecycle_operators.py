@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -63,6 +64,23 @@ def test_cancel_waits_until_cancelled_through_lost_answers_and_flaky_reads(batch
     log = "".join(capfd.readouterr())
     assert ("Deferring: the triggerer waits" in log) == deferrable
     assert f"Batch job {name} is CANCELLED." in log
+
+
+@pytest.mark.batch_emulator(cancel_seconds=30)
+def test_a_job_deleted_while_it_is_cancelled_ends_the_wait(batch_emulator, capfd):
+    name = held_job(batch_emulator, "cancel-then-vanish")
+
+    def vanish_once_cancelling() -> None:
+        deadline = time.monotonic() + 60
+        while batch_emulator.rpc_counts().get("CancelJob", 0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        batch_emulator.vanish_job(name)
+
+    threading.Thread(target=vanish_once_cancelling, daemon=True).start()
+    ti, xcoms = run("cancel_vanished", CANCEL, job_name=name, poll_interval=0.2)
+    assert ti.state == "success"
+    assert xcoms["return_value"]["state"] == "NOT_FOUND"
+    assert f"Batch job {name} was deleted while it was being cancelled." in "".join(capfd.readouterr())
 
 
 def test_cancel_without_waiting_returns_while_the_cancellation_runs(batch_emulator):
