@@ -9,20 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_batchstream.arguments import ArgumentCheck
+from airflow_batchstream.validation.violations import Violation
 
-def check_job_reference(
-    task_id: str,
-    job_name: str | None,
-    job_id: str | None,
-    region: str | None,
-    labels: Mapping[str, str] | None = None,
+
+def job_reference_problems(
+    job_name: Any,
+    job_id: Any,
+    region: Any,
+    labels: Any = None,
     *,
     labels_allowed: bool = False,
-) -> None:
+) -> list[Violation]:
     """
-    Raise ``ValueError`` unless the arguments name the job exactly one way.
+    Return what is wrong with how the arguments name one job (empty: they name it exactly one way).
 
-    :param task_id: the task, named in the message.
     :param job_name: the job's full resource name.
     :param job_id: the job's id in ``region``.
     :param region: the region of ``job_id`` (or of ``labels``).
@@ -32,9 +33,29 @@ def check_job_reference(
     ways = "job_name=, or job_id= with region=" + (", or labels= with region=" if labels_allowed else "")
     given = [job_name is not None, job_id is not None, labels is not None]
     if sum(given) != 1 or (labels is not None and not labels_allowed):
-        raise ValueError(f"{task_id}: name the job one way: {ways}.")
-    if job_name is None and not region:
-        raise ValueError(f"{task_id}: job_id= and labels= need region=.")
+        return [Violation("job_name", "bad-argument", f"name the job one way: {ways}")]
+    if job_name is None and region is None:
+        what = "job_id= and labels=" if labels_allowed else "job_id="
+        return [Violation("region", "bad-argument", f"{what} need region=", "give region=")]
+    return []
+
+
+def check_rendered_reference(
+    check: ArgumentCheck, job_name: Any, project_id: Any, region: Any, job_id: Any
+) -> None:
+    """
+    Check the rendered (templated) arguments that name a job; record the problems in ``check``.
+
+    :param check: where the problems go.
+    :param job_name: the job's full resource name, if given.
+    :param project_id: the job's project, if given.
+    :param region: the job's region, if given.
+    :param job_id: the job's id, if given.
+    """
+    check.job_name("job_name", job_name, required=False)
+    check.project_id("project_id", project_id)
+    check.region("region", region, required=False)
+    check.job_id("job_id", job_id)
 
 
 def resolve_job_name(
@@ -53,9 +74,7 @@ def resolve_job_name(
 
     if job_name:
         return job_name
-    if not job_id:
-        raise ValueError("job_name and job_id are both empty once rendered: name the job to act on.")
-    return job_path(project_id or hook.project_id, str(region), job_id)
+    return job_path(project_id or hook.project_id, str(region), str(job_id))
 
 
 def list_filter(

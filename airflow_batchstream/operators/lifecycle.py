@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
+from airflow_batchstream.arguments import ArgumentCheck
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
-from airflow_batchstream.job_names import check_job_reference, resolve_job_name
+from airflow_batchstream.job_names import check_rendered_reference, job_reference_problems, resolve_job_name
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
 
 if TYPE_CHECKING:
@@ -45,12 +46,6 @@ class _JobActionOperator(BatchStreamHookMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        check_job_reference(self.task_id, job_name, job_id, region)
-        check_api_version(api_version)
-        if poll_interval <= 0:
-            raise ValueError(f"{self.task_id}: poll_interval must be positive, not {poll_interval!r}.")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"{self.task_id}: timeout must be a positive number of seconds, not {timeout}.")
         self.job_name = job_name
         self.project_id = project_id
         self.region = region
@@ -62,8 +57,26 @@ class _JobActionOperator(BatchStreamHookMixin, BaseOperator):
         self.deferrable = resolve_deferrable(deferrable)
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self._check_settings()
+
+    def _check_settings(self) -> None:
+        """Refuse bad arguments that are not templated, all at once, when the DAG is parsed."""
+        check = ArgumentCheck()
+        check.add(job_reference_problems(self.job_name, self.job_id, self.region))
+        check.text("gcp_conn_id", self.gcp_conn_id, required=True)
+        check.choice("api_version", self.api_version, API_VERSIONS)
+        check.flag("wait_for_completion", self.wait_for_completion)
+        check.flag("deferrable", self.deferrable)
+        check.number("poll_interval", self.poll_interval)
+        check.number("timeout", self.timeout, required=False)
+        check.raise_if_any(self.task_id)
 
     def _name(self) -> str:
+        """Check the rendered arguments (before any network call) and return the job's full name."""
+        check = ArgumentCheck()
+        check_rendered_reference(check, self.job_name, self.project_id, self.region, self.job_id)
+        check.accounts("impersonation_chain", self.impersonation_chain)
+        check.raise_if_any(self.task_id)
         return resolve_job_name(self.hook, self.job_name, self.project_id, self.region, self.job_id)
 
     def _wait(self, context: Context, name: str, wait_through: Sequence[str]) -> Any:
@@ -236,7 +249,9 @@ class BatchStreamDeleteJobOperator(_JobActionOperator):
             timeout=timeout,
             **kwargs,
         )
-        self.must_exist = must_exist
+        check = ArgumentCheck()
+        self.must_exist = check.flag("must_exist", must_exist)
+        check.raise_if_any(self.task_id)
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound

@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
+from airflow_batchstream.arguments import ArgumentCheck, shown
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
-from airflow_batchstream.job_names import check_job_reference, list_filter, resolve_job_name
+from airflow_batchstream.job_names import (
+    check_rendered_reference,
+    job_reference_problems,
+    list_filter,
+    resolve_job_name,
+)
 from airflow_batchstream.outcome import JOB_STATES
+from airflow_batchstream.validation.violations import Violation
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -23,20 +30,28 @@ if TYPE_CHECKING:
 TASK_STATES = ("PENDING", "ASSIGNED", "RUNNING", "SUCCEEDED", "FAILED", "UNEXECUTED")
 
 
-def _check_states(task_id: str, states: Collection[str] | None, known: Collection[str], what: str) -> None:
-    if isinstance(states, str) or set(states or ()) - set(known):
-        raise ValueError(
-            f"{task_id}: states= takes a list of {what} states ({', '.join(sorted(known))}); got {states!r}."
+def _epoch(check: ArgumentCheck, created_before: Any) -> float | None:
+    """Return a datetime or an ISO 8601 string as epoch seconds (a naive time is UTC); ``None`` for none."""
+    if created_before is None:
+        return None
+    try:
+        when = (
+            created_before
+            if isinstance(created_before, datetime)
+            else datetime.fromisoformat(str(created_before).strip().replace("Z", "+00:00"))
         )
-
-
-def _epoch(created_before: datetime | str) -> float:
-    """Return a datetime or an ISO 8601 string as epoch seconds; a naive time is UTC."""
-    when = (
-        created_before
-        if isinstance(created_before, datetime)
-        else datetime.fromisoformat(created_before.strip().replace("Z", "+00:00"))
-    )
+    except ValueError:
+        check.add(
+            [
+                Violation(
+                    "created_before",
+                    "bad-argument",
+                    f"{shown(created_before)} is not an ISO 8601 time",
+                    "give a datetime, or a string such as 2026-11-01T00:00:00+00:00",
+                )
+            ]
+        )
+        return None
     return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
@@ -89,10 +104,13 @@ class BatchStreamListJobsOperator(BatchStreamHookMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        _check_states(self.task_id, states, JOB_STATES, "job")
-        if limit is not None and limit < 0:
-            raise ValueError(f"{self.task_id}: limit must be 0 or more (or None for all), not {limit!r}.")
-        check_api_version(api_version)
+        check = ArgumentCheck()
+        check.text("gcp_conn_id", gcp_conn_id, required=True)
+        check.choice("api_version", api_version, API_VERSIONS)
+        if states is not None:
+            check.states("states", states, JOB_STATES)
+        check.integer("limit", limit, minimum=0, required=False)
+        check.raise_if_any(self.task_id)
         self.region = region
         self.project_id = project_id
         self.filter = filter
@@ -107,13 +125,14 @@ class BatchStreamListJobsOperator(BatchStreamHookMixin, BaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_batchstream.summary import summarize_job
 
-        try:
-            cutoff = None if self.created_before is None else _epoch(self.created_before)
-        except ValueError as error:
-            raise AirflowFailException(
-                f"created_before={self.created_before!r} is not an ISO 8601 time "
-                "(such as 2026-11-01T00:00:00+00:00)."
-            ) from error
+        check = ArgumentCheck()
+        check.region("region", self.region)
+        check.project_id("project_id", self.project_id)
+        check.text("filter", self.filter)
+        check.labels("labels", self.labels, selector=True)
+        check.accounts("impersonation_chain", self.impersonation_chain)
+        cutoff = _epoch(check, self.created_before)
+        check.raise_if_any(self.task_id)
         project_id = self.project_id or self.hook.project_id
         # One newest-first listing per state, merged lazily: only the pages needed are read.
         listings = [
@@ -178,9 +197,13 @@ class BatchStreamListTasksOperator(BatchStreamHookMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        check_job_reference(self.task_id, job_name, job_id, region)
-        _check_states(self.task_id, states, TASK_STATES, "task")
-        check_api_version(api_version)
+        check = ArgumentCheck()
+        check.add(job_reference_problems(job_name, job_id, region))
+        check.text("gcp_conn_id", gcp_conn_id, required=True)
+        check.choice("api_version", api_version, API_VERSIONS)
+        if states is not None:
+            check.states("states", states, TASK_STATES)
+        check.raise_if_any(self.task_id)
         self.job_name = job_name
         self.project_id = project_id
         self.region = region
@@ -195,6 +218,10 @@ class BatchStreamListTasksOperator(BatchStreamHookMixin, BaseOperator):
 
         from airflow_batchstream.summary import summarize_task
 
+        check = ArgumentCheck()
+        check_rendered_reference(check, self.job_name, self.project_id, self.region, self.job_id)
+        check.accounts("impersonation_chain", self.impersonation_chain)
+        check.raise_if_any(self.task_id)
         name = resolve_job_name(self.hook, self.job_name, self.project_id, self.region, self.job_id)
         try:
             tasks = [

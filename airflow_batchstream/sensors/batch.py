@@ -14,11 +14,18 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
+from airflow_batchstream.arguments import ArgumentCheck
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
-from airflow_batchstream.job_names import check_job_reference, list_filter, resolve_job_name
+from airflow_batchstream.job_names import (
+    check_rendered_reference,
+    job_reference_problems,
+    list_filter,
+    resolve_job_name,
+)
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
+from airflow_batchstream.validation.violations import Violation
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -87,30 +94,65 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        check_job_reference(self.task_id, job_name, job_id, region, labels, labels_allowed=True)
-        overlap = set(target_states) & set(failure_states)
-        if not target_states or overlap:
-            raise ValueError(
-                f"{self.task_id}: target_states must be non-empty and share no state with failure_states "
-                f"(both have {sorted(overlap)})."
-            )
-        check_api_version(api_version)
         self.job_name = job_name
         self.project_id = project_id
         self.region = region
         self.job_id = job_id
         self.labels = labels
-        self.target_states = frozenset(target_states)
-        self.failure_states = frozenset(failure_states)
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
         self.api_version = api_version
         self.deferrable = resolve_deferrable(deferrable)
         self.poll_interval = poll_interval
         self._linked: str | None = None  # the job whose links this instance stored
+        self.target_states, self.failure_states = self._check_settings(target_states, failure_states)
+
+    def _check_settings(
+        self, target_states: Collection[str], failure_states: Collection[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """
+        Refuse bad arguments that are not templated, all at once, when the DAG is parsed.
+
+        :param target_states: as given to the constructor.
+        :param failure_states: as given to the constructor.
+        :return: the target and failure states as sets.
+        """
+        from airflow_batchstream.outcome import ACTIVE_STATES, ENDING_STATES
+
+        check = ArgumentCheck()
+        check.add(
+            job_reference_problems(self.job_name, self.job_id, self.region, self.labels, labels_allowed=True)
+        )
+        known = ACTIVE_STATES | ENDING_STATES
+        targets = check.states("target_states", target_states, known)
+        failures = check.states("failure_states", failure_states, known)
+        if targets and failures and targets & failures:
+            check.violations.append(
+                Violation(
+                    "target_states",
+                    "bad-argument",
+                    f"target_states and failure_states share {sorted(targets & failures)}",
+                    "a state either ends the wait successfully or fails it: keep it in one of them",
+                )
+            )
+        check.text("gcp_conn_id", self.gcp_conn_id, required=True)
+        check.choice("api_version", self.api_version, API_VERSIONS)
+        check.flag("deferrable", self.deferrable)
+        check.number("poll_interval", self.poll_interval)
+        check.raise_if_any(self.task_id)
+        return frozenset(target_states), frozenset(failure_states)
+
+    def _check_templated(self) -> None:
+        """Refuse bad templated arguments after rendering, before any network call; all at once."""
+        check = ArgumentCheck()
+        check_rendered_reference(check, self.job_name, self.project_id, self.region, self.job_id)
+        check.labels("labels", self.labels, selector=True)
+        check.accounts("impersonation_chain", self.impersonation_chain)
+        check.raise_if_any(self.task_id)
 
     def _resolve_name(self) -> str | None:
         """Return the watched job's full name; ``None`` while no job carries ``labels``."""
+        self._check_templated()
         if self.labels is None:
             return resolve_job_name(self.hook, self.job_name, self.project_id, self.region, self.job_id)
         project_id = self.project_id or self.hook.project_id

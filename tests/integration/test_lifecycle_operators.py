@@ -14,6 +14,7 @@ from airflow_batchstream.emulator import Scenario
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
 from airflow_batchstream.operators.lifecycle import BatchStreamCancelJobOperator, BatchStreamDeleteJobOperator
 from airflow_batchstream.operators.listing import BatchStreamListJobsOperator, BatchStreamListTasksOperator
+from airflow_batchstream.validation.violations import ArgumentError
 
 pytestmark = pytest.mark.integration
 
@@ -266,16 +267,52 @@ def test_list_tasks_of_a_missing_job_fails(batch_emulator, capfd):
 # ------------------------------------------------------------------------------------ bad arguments
 
 
-def test_bad_arguments_are_refused_when_the_dag_is_parsed():
-    with pytest.raises(ValueError, match="name the job one way"):
-        BatchStreamCancelJobOperator(task_id="c", job_name="projects/p/locations/l/jobs/j", job_id="j")
-    with pytest.raises(ValueError, match="need region"):
-        BatchStreamDeleteJobOperator(task_id="d", job_id="j")
-    with pytest.raises(ValueError, match="takes a list of job states"):
-        BatchStreamListJobsOperator(task_id="l", region="r", states=["DONE"])
-    with pytest.raises(ValueError, match="takes a list of task states"):
-        BatchStreamListTasksOperator(task_id="t", job_name="n", states="FAILED")
-    with pytest.raises(ValueError, match="limit must be 0 or more"):
-        BatchStreamListJobsOperator(task_id="l", region="r", limit=-1)
-    with pytest.raises(ValueError, match="timeout must be a positive"):
-        BatchStreamCancelJobOperator(task_id="c", job_name="n", timeout=0)
+def _refused(make) -> list[tuple[str, str]]:
+    """Build an operator that must be refused; return its problems as (path, rule)."""
+    with pytest.raises(ArgumentError) as refused:
+        make()
+    return [(violation.path, violation.rule) for violation in refused.value.violations]
+
+
+def test_bad_arguments_are_refused_all_at_once_when_the_dag_is_parsed():
+    name = f"{PARENT}/jobs/j"
+    assert _refused(
+        lambda: BatchStreamCancelJobOperator(
+            task_id="c", job_name=name, job_id="j", poll_interval=0, timeout=-1
+        )
+    ) == [("job_name", "bad-argument"), ("poll_interval", "bad-argument"), ("timeout", "bad-argument")]
+    assert _refused(lambda: BatchStreamDeleteJobOperator(task_id="d", job_id="j")) == [
+        ("region", "bad-argument")
+    ]
+    assert _refused(lambda: BatchStreamDeleteJobOperator(task_id="d", job_name=name, must_exist="yes")) == [
+        ("must_exist", "bad-argument")
+    ]
+    assert _refused(
+        lambda: BatchStreamListJobsOperator(task_id="l", region="us-central1", states=["DONE"], limit=-1)
+    ) == [("states", "bad-argument"), ("limit", "bad-argument")]
+    assert _refused(lambda: BatchStreamListTasksOperator(task_id="t", job_name=name, states="FAILED")) == [
+        ("states", "bad-argument")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("operator", "kwargs", "problem"),
+    [
+        (CANCEL, {"job_name": "{{ 'jobs/j' }}"}, "job_name: [bad-job-name]"),
+        (DELETE, {"region": "{{ 'us-central1-a' }}", "job_id": "j"}, "region: [bad-region]"),
+        (
+            LIST_JOBS,
+            {"region": "us-central1", "created_before": "{{ 'last week' }}"},
+            "created_before: [bad-argument]",
+        ),
+        (LIST_TASKS, {"region": "us-central1", "job_id": "{{ 'Job_1' }}"}, "job_id: [bad-job-id]"),
+    ],
+    ids=["cancel", "delete", "list-jobs", "list-tasks"],
+)
+def test_bad_rendered_arguments_fail_the_task_before_any_call(
+    batch_emulator, capfd, operator, kwargs, problem
+):
+    ti, _ = run(f"rendered_{operator.rsplit('.', 1)[1].lower()}", operator, **kwargs)
+    assert ti.state == "failed"
+    assert problem in "".join(capfd.readouterr())
+    assert batch_emulator.rpc_counts() == {}
