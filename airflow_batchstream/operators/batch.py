@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
 from airflow_batchstream.deferral import resolve_deferrable
@@ -19,6 +20,7 @@ from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLo
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_batchstream.tries import TryRecords
     from airflow_batchstream.watch import JobWatcher
 
 
@@ -51,8 +53,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
     :param environment: environment variables of every task (templated).
     :param machine_type: Compute Engine machine type, such as ``e2-standard-4`` (templated).
     :param labels: labels added to the job, besides the ones naming the Airflow task (templated).
-    :param job_id: the Batch job id; by default one derived from DAG, task, run, map index and try
-        (templated).
+    :param job_id: the Batch job id; by default one derived from DAG, task, run, map index and try;
+        a given one gets ``-<map index>`` in a mapped task and ``-tN`` after try 1, and a job under
+        it that another run, task or map index made fails the task (templated).
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
     :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
@@ -213,6 +216,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any] | None:
         from airflow_batchstream.preflight.submission import check_submission
         from airflow_batchstream.summary import summarize_job
+        from airflow_batchstream.tries import TryRecords
 
         check_submission(
             self.hook,
@@ -226,48 +230,78 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         )
         if self.is_dry_run:
             return self._dry_run(context)
-        job = self._submit_or_reattach(context)
-        self._job_name = job.name
-        self._persist_links(context, job)
-        if not self.wait_for_completion:
-            return summarize_job(job)
-        deadline = self._deadline(job)
-        if self.deferrable:
-            return self._defer(context, job, deadline)
-        return self.execute_complete(context, self._wait_sync(job, deadline))
+        records = TryRecords(context)
+        with self._try_ends(records):
+            job = self._submit_or_reattach(context, records)
+            self._job_name = job.name
+            self._persist_links(context, job)
+            if not self.wait_for_completion:
+                return summarize_job(job)
+            deadline = self._deadline(job)
+            if self.deferrable:
+                return self._defer(context, job, deadline)
+            return self.execute_complete(context, self._wait_sync(job, deadline))
+
+    @contextlib.contextmanager
+    def _try_ends(self, records: TryRecords) -> Iterator[None]:
+        """Mark the try's job record ended when the try ends here (returns or raises), not when it defers."""
+        try:
+            yield
+        except TaskDeferred:
+            raise
+        except BaseException:
+            self._end_record(records)
+            raise
+        self._end_record(records)
+
+    def _end_record(self, records: TryRecords) -> None:
+        if self._job_name is None:
+            return
+        try:
+            records.end(self._job_name)
+        except Exception as error:  # the try's outcome stands; a later try then cannot reattach
+            self.log.warning("Could not record the end of this try's Batch job %s: %s", self._job_name, error)
 
     # ----------------------------------------------------------------- submission
 
     def _job_id_for_try(self, context: Context, try_number: int) -> str:
-        """Return the job id of one try: deterministic, or the user's ``job_id`` (``-tN`` after try 1)."""
+        """
+        Return the job id of one try: deterministic, or the user's ``job_id``.
+
+        A given ``job_id`` gets ``-<map index>`` in a mapped task (so ``.partial(job_id=...)`` cannot make
+        the map indexes share one job) and ``-tN`` after try 1 (a re-run never meets its own older job).
+        """
         from airflow_batchstream.spec import JOB_ID_MAX_LENGTH, make_job_id
 
         ti = context["ti"]
+        map_index = -1 if ti.map_index is None else ti.map_index
         if not self.job_id:
-            map_index = -1 if ti.map_index is None else ti.map_index
             return make_job_id(ti.dag_id, ti.task_id, ti.run_id, map_index, try_number)
-        if try_number == 1:
+        suffix = (f"-{map_index}" if map_index >= 0 else "") + (f"-t{try_number}" if try_number > 1 else "")
+        if not suffix:
             return self.job_id
-        suffix = f"-t{try_number}"
         return self.job_id[: JOB_ID_MAX_LENGTH - len(suffix)].rstrip("-") + suffix
 
-    def _submit_or_reattach(self, context: Context) -> Any:
+    def _submit_or_reattach(self, context: Context, records: TryRecords) -> Any:
         """
-        Return the job this try waits for: an earlier try's live or succeeded job, else a new one.
+        Return the job this try waits for: an earlier try's job if that try died, else a new one.
 
         A CreateJob whose response was lost is retried with the same ``request_id`` (the service returns
-        the job it made); ALREADY_EXISTS (a create that landed before this process died) reads that job.
+        the job it made); ALREADY_EXISTS (a create that landed before this process died, or someone
+        else's job under a fixed ``job_id``) adopts that job only if its labels name this task instance.
         """
         from google.api_core.exceptions import AlreadyExists
 
         from airflow_batchstream.hooks.batch import job_path
 
         project_id = self.project_id or self.hook.project_id
-        earlier = self._earlier_try_job(context, project_id)
+        earlier = self._earlier_job(context, records)
         if earlier is not None:
             return earlier
         job_id = self._job_id_for_try(context, context["ti"].try_number)
+        name = job_path(project_id, self.region, job_id)
         job = self._labelled_job(context)
+        records.begin(name)
         try:
             created = self.hook.submit_job(
                 job=job,
@@ -277,7 +311,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-batchstream/{project_id}/{job_id}")),
             )
         except AlreadyExists:
-            created = self.hook.get_job(job_path(project_id, self.region, job_id))
+            created = self.hook.get_job(name)
+            self._check_owner(context, created)
             self.log.info(
                 "Batch job %s already exists (an earlier attempt of this try created it); waiting for it.",
                 created.name,
@@ -286,20 +321,69 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.log.info("Submitted Batch job %s (uid %s).", created.name, created.uid)
         return created
 
-    def _labelled_job(self, context: Context) -> Any:
-        from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value, with_labels
+    def _check_owner(self, context: Context, job: Any) -> None:
+        """Refuse a job under this try's id that another run, task, map index or try created."""
+        from airflow_batchstream.tries import belongs_to, describe_owner
 
         ti = context["ti"]
-        airflow_labels = {
-            "airflow-dag-id": label_value(ti.dag_id),
-            "airflow-task-id": label_value(ti.task_id),
-            "airflow-run-id": label_value(ti.run_id),
-            "airflow-try-number": str(ti.try_number),
-            MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
-        }
-        if ti.map_index is not None and ti.map_index >= 0:
-            airflow_labels["airflow-map-index"] = str(ti.map_index)
-        return with_labels(self.build_job(), {**dict(self.labels or {}), **airflow_labels})
+        if belongs_to(job, ti) and job.labels.get("airflow-try-number") == str(ti.try_number):
+            return
+        owner = describe_owner(job.labels)
+        if belongs_to(job, ti):
+            owner += f", try {job.labels.get('airflow-try-number', '?')}"
+        raise AirflowFailException(
+            f"Batch job {job.name} already exists and belongs to {owner}, not to this task instance "
+            f"(DAG {ti.dag_id}, task {ti.task_id}, run {ti.run_id}, map index {ti.map_index}, try "
+            f"{ti.try_number}); it is not adopted. A fixed job_id names the same job in every run: make it "
+            'unique per run with a template, such as job_id="nightly-{{ ds_nodash }}", or leave job_id unset.'
+        )
+
+    def _earlier_job(self, context: Context, records: TryRecords) -> Any:
+        """
+        Return the recorded job of a try that died (active: reattach; SUCCEEDED: return), else ``None``.
+
+        A recorded job the task instance no longer owns in Airflow (that try ended, or the task was cleared)
+        is never adopted; if it is still active it is cancelled, so one task instance never has two live jobs.
+        """
+        from google.api_core.exceptions import GoogleAPICallError, NotFound
+
+        from airflow_batchstream.outcome import ACTIVE_STATES
+        from airflow_batchstream.summary import state_name
+        from airflow_batchstream.tries import belongs_to
+
+        earlier = records.earlier()
+        if earlier is None:
+            return None
+        name, adoptable = earlier
+        try:
+            job = self.hook.get_job(name)
+        except NotFound:
+            return None
+        state = state_name(job)
+        if not belongs_to(job, context["ti"]):
+            return None  # someone else's job under a fixed job_id: never adopted, never cancelled
+        if adoptable and (state in ACTIVE_STATES or state == "SUCCEEDED"):
+            self.log.info("Reattaching to Batch job %s of a try that did not end, which is %s.", name, state)
+            return job
+        if state in ACTIVE_STATES:
+            self.log.warning(
+                "Cancelling Batch job %s (%s) of an earlier try: this try re-runs the task with a new job.",
+                name,
+                state,
+            )
+            try:
+                self.hook.cancel_job(name)
+            except GoogleAPICallError as error:
+                self.log.warning("Cancelling Batch job %s failed: %s", name, error)
+        else:
+            self.log.info("Batch job %s of an earlier try is %s; submitting a new job.", name, state)
+        return None
+
+    def _labelled_job(self, context: Context) -> Any:
+        from airflow_batchstream.spec import with_labels
+        from airflow_batchstream.tries import task_labels
+
+        return with_labels(self.build_job(), {**dict(self.labels or {}), **task_labels(context["ti"])})
 
     def _dry_run(self, context: Context) -> dict[str, Any]:
         """Log the job this try would submit and return what a dry run reports; no API call."""
@@ -309,27 +393,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         project_id = self.project_id or self.hook.project_id
         job = self._labelled_job(context)
         return dry_run_result(job, job_id=job_id, region=self.region, project_id=project_id, log=self.log)
-
-    def _earlier_try_job(self, context: Context, project_id: str) -> Any:
-        """Return the newest earlier try's job that is still active or succeeded, else ``None``."""
-        from google.api_core.exceptions import NotFound
-
-        from airflow_batchstream.hooks.batch import job_path
-        from airflow_batchstream.outcome import ACTIVE_STATES
-        from airflow_batchstream.summary import state_name
-
-        for try_number in range(context["ti"].try_number - 1, 0, -1):
-            name = job_path(project_id, self.region, self._job_id_for_try(context, try_number))
-            try:
-                job = self.hook.get_job(name)
-            except NotFound:
-                continue
-            state = state_name(job)
-            if state in ACTIVE_STATES or state == "SUCCEEDED":
-                self.log.info("Reattaching to Batch job %s of try %d, which is %s.", name, try_number, state)
-                return job
-            self.log.info("Batch job %s of try %d ended %s; leaving it alone.", name, try_number, state)
-        return None
 
     @staticmethod
     def _persist_links(context: Context, job: Any) -> None:
@@ -421,9 +484,15 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         :param context: the task's context.
         :param event: the trigger's (or the synchronous wait's) event payload.
         """
-        from airflow_batchstream.outcome import ENDED, TIMEOUT
+        from airflow_batchstream.tries import TryRecords
 
         self._job_name = event["job_name"]
+        with self._try_ends(TryRecords(context)):
+            return self._result(event)
+
+    def _result(self, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow_batchstream.outcome import ENDED, TIMEOUT
+
         self._report_end(event.get("summary"))  # its last progress line says "is SUCCEEDED" on success
         if event["status"] == ENDED and event["state"] == "SUCCEEDED":
             return event["summary"]
