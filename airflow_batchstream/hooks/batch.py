@@ -194,6 +194,7 @@ class BatchStreamHook(GoogleBaseHook):
         project_id: str = PROVIDE_PROJECT_ID,
         filter: str | None = None,
         limit: int | None = None,
+        order_by: str | None = None,
     ) -> list[Any]:
         """
         List the jobs of a region, following pages.
@@ -201,10 +202,14 @@ class BatchStreamHook(GoogleBaseHook):
         :param region: Batch region, such as ``us-central1``.
         :param project_id: project to list; defaults to the connection's project.
         :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
-        :param limit: stop after this many jobs.
+        :param limit: stop after this many jobs; pages are asked no bigger than that.
+        :param order_by: the service's order, such as ``"create_time desc"`` (newest first).
         """
         request = self.types.ListJobsRequest(
-            parent=f"projects/{project_id}/locations/{region}", filter=filter or ""
+            parent=f"projects/{project_id}/locations/{region}",
+            filter=filter or "",
+            order_by=order_by or "",
+            page_size=limit or 0,
         )
         pager = self._call(self.get_conn().list_jobs, request=request)
         return list(itertools.islice(pager, limit))

@@ -120,11 +120,17 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         if self.job_id:
             return job_path(project_id, str(self.region), self.job_id)
         terms = [f'labels.{key}="{value}"' for key, value in sorted(dict(self.labels or {}).items())]
-        jobs = self.hook.list_jobs(region=str(self.region), project_id=project_id, filter=" AND ".join(terms))
-        if not jobs:
+        newest = self.hook.list_jobs(
+            region=str(self.region),
+            project_id=project_id,
+            filter=" AND ".join(terms),
+            limit=1,
+            order_by="create_time desc",
+        )
+        if not newest:
             self.log.info("No Batch job carries labels %s yet.", dict(self.labels or {}))
             return None
-        return max(jobs, key=lambda job: job.create_time.timestamp()).name
+        return newest[0].name
 
     def _read(self, name: str) -> dict[str, Any] | None:
         """Return the event of the job's current state if it ends the wait, else ``None``."""
