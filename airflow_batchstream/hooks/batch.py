@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-import weakref
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +23,7 @@ from airflow_batchstream.api_version import (
     check_api_version,
     emulator_host,
 )
+from airflow_batchstream.loop_cache import PerLoop
 from airflow_batchstream.retry import (
     DEFAULT_RETRY_DEADLINE,
     retry_bound,
@@ -305,10 +305,8 @@ class _LoopClients:
 
 #: Event loop → its clients. A ``grpc.aio`` channel is bound to the loop it was built in: the
 #: triggerer has one loop for its life, but ``dag.test()`` runs each trigger in a fresh loop, so the
-#: cache is per loop, and a loop's clients go when the loop is garbage-collected.
-_CLIENTS_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
-    weakref.WeakKeyDictionary()
-)
+#: cache is per loop, and a loop's clients go when the loop has closed.
+_CLIENTS_BY_LOOP: PerLoop[_LoopClients] = PerLoop(_LoopClients)
 
 
 class BatchStreamAsyncHook(GoogleBaseAsyncHook):
@@ -355,8 +353,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
 
     async def get_conn(self) -> Any:
         """Return the ``BatchServiceAsyncClient`` shared by this loop for this hook's key; build it once."""
-        loop = asyncio.get_running_loop()
-        entry = _CLIENTS_BY_LOOP.setdefault(loop, _LoopClients())
+        entry = _CLIENTS_BY_LOOP.get()
         key = self.client_key()
         client = entry.clients.get(key)
         if client is not None:
