@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value
+from airflow_batchstream.spec import airflow_labels
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -30,24 +30,6 @@ if TYPE_CHECKING:
 RECORD_KEY = "airflow_batchstream_job"
 #: Labels that name the task instance a job belongs to.
 OWNER_LABELS = ("airflow-dag-id", "airflow-task-id", "airflow-run-id", "airflow-map-index")
-
-
-def task_labels(ti: Any) -> dict[str, str]:
-    """
-    Return the labels naming a try of a task instance, which every job it submits carries.
-
-    :param ti: the running task instance (``context["ti"]``).
-    """
-    labels = {
-        "airflow-dag-id": label_value(ti.dag_id),
-        "airflow-task-id": label_value(ti.task_id),
-        "airflow-run-id": label_value(ti.run_id),
-        "airflow-try-number": str(ti.try_number),
-        MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
-    }
-    if ti.map_index is not None and ti.map_index >= 0:
-        labels["airflow-map-index"] = str(ti.map_index)
-    return labels
 
 
 def describe_owner(labels: Mapping[str, str]) -> str:
@@ -74,7 +56,7 @@ def belongs_to(job: Any, ti: Any) -> bool:
     :param job: a ``Job`` proto.
     :param ti: the running task instance.
     """
-    mine = task_labels(ti)
+    mine = airflow_labels(ti)
     return all(job.labels.get(key) == mine.get(key) for key in OWNER_LABELS)
 
 
