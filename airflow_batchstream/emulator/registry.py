@@ -68,6 +68,13 @@ class RegistryStore:
         #: Answer an unregistered Artifact Registry image with a generated streamable manifest.
         self.synthesize_unknown = True
         self.counts: Counter[str] = Counter()
+        #: Every HTTP request received, whatever its method or path (known paths are in ``counts`` too).
+        self.requests = 0
+
+    def count_request(self) -> None:
+        """Count one HTTP request received (see :attr:`requests`)."""
+        with self._lock:
+            self.requests += 1
 
     def add_image(
         self, uri: str, manifest: dict[str, Any] | str | bytes, media_type_: str | None = None
@@ -237,6 +244,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def parse_request(self) -> bool:
+        self.server.store.count_request()
+        return super().parse_request()
 
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
