@@ -156,6 +156,19 @@ class BatchStreamHook(GoogleBaseHook):
         self.api_version = api_version
         self.retry_deadline = retry_deadline
 
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """
+        Return the Airflow connection; refused first when real Google calls are (see :func:`emulator_host`).
+
+        Reading the connection is the first step towards Google, so a test that forgot the emulator
+        learns it here rather than from a missing connection or a job submitted for real.
+
+        :param conn_id: the connection id.
+        """
+        emulator_host()
+        return super().get_connection(conn_id)
+
     @property
     def project_id(self) -> str:
         """The connection's project; with an emulator it is read from the connection alone, and no
