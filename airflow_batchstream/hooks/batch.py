@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +24,7 @@ from airflow_batchstream.api_version import (
     emulator_host,
 )
 from airflow_batchstream.arguments import ArgumentCheck, job_id_problems, kind
+from airflow_batchstream.loop_cache import PerLoop
 from airflow_batchstream.retry import (
     DEFAULT_RETRY_DEADLINE,
     retry_bound,
@@ -136,7 +136,7 @@ def _check_listing(
     :param project_id: the project to list.
     :param filter: the filter, if any.
     :param order_by: the order, if any.
-    :param limit: the most jobs to return, if any.
+    :param limit: the most jobs to return (or a page's size), if any.
     """
     check = ArgumentCheck()
     check.region("region", region)
@@ -179,6 +179,19 @@ class BatchStreamHook(GoogleBaseHook):
         super().__init__(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, **kwargs)
         self.api_version = api_version
         self.retry_deadline = retry_deadline
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """
+        Return the Airflow connection; refused first when real Google calls are (see :func:`emulator_host`).
+
+        Reading the connection is the first step towards Google, so a test that forgot the emulator
+        learns it here rather than from a missing connection or a job submitted for real.
+
+        :param conn_id: the connection id.
+        """
+        emulator_host()
+        return super().get_connection(conn_id)
 
     @property
     def project_id(self) -> str:
@@ -300,6 +313,7 @@ class BatchStreamHook(GoogleBaseHook):
         project_id: str = PROVIDE_PROJECT_ID,
         filter: str | None = None,
         order_by: str | None = None,
+        page_size: int | None = None,
     ) -> Iterator[Any]:
         """
         Yield the jobs of a region, reading pages as they are needed.
@@ -309,10 +323,14 @@ class BatchStreamHook(GoogleBaseHook):
         :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
         :param order_by: ``"create_time desc"``, ``"create_time"``, ``"name"`` or ``"name desc"``;
             the service's order when not given.
+        :param page_size: jobs a page holds at most; the service's default when not given.
         """
-        _check_listing("BatchStreamHook.iter_jobs", region, project_id, filter, order_by)
+        _check_listing("BatchStreamHook.iter_jobs", region, project_id, filter, order_by, page_size)
         request = self.types.ListJobsRequest(
-            parent=f"projects/{project_id}/locations/{region}", filter=filter or "", order_by=order_by or ""
+            parent=f"projects/{project_id}/locations/{region}",
+            filter=filter or "",
+            order_by=order_by or "",
+            page_size=page_size or 0,
         )
         return self._paged(self.get_conn().list_jobs, request, "jobs")
 
@@ -323,6 +341,7 @@ class BatchStreamHook(GoogleBaseHook):
         project_id: str = PROVIDE_PROJECT_ID,
         filter: str | None = None,
         limit: int | None = None,
+        order_by: str | None = None,
     ) -> list[Any]:
         """
         List the jobs of a region, following pages.
@@ -330,10 +349,13 @@ class BatchStreamHook(GoogleBaseHook):
         :param region: Batch region, such as ``us-central1``.
         :param project_id: project to list; defaults to the connection's project.
         :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
-        :param limit: stop after this many jobs.
+        :param limit: stop after this many jobs; pages are asked no bigger than that.
+        :param order_by: the service's order, such as ``"create_time desc"`` (newest first).
         """
-        _check_listing("BatchStreamHook.list_jobs", region, project_id, filter, limit=limit)
-        jobs = self.iter_jobs(region=region, project_id=project_id, filter=filter)
+        _check_listing("BatchStreamHook.list_jobs", region, project_id, filter, order_by, limit)
+        jobs = self.iter_jobs(
+            region=region, project_id=project_id, filter=filter, order_by=order_by, page_size=limit
+        )
         return list(itertools.islice(jobs, limit))
 
     def list_tasks(self, job_name: str, task_group: str = "group0", filter: str | None = None) -> list[Any]:
@@ -439,10 +461,8 @@ class _LoopClients:
 
 #: Event loop → its clients. A ``grpc.aio`` channel is bound to the loop it was built in: the
 #: triggerer has one loop for its life, but ``dag.test()`` runs each trigger in a fresh loop, so the
-#: cache is per loop, and a loop's clients go when the loop is garbage-collected.
-_CLIENTS_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
-    weakref.WeakKeyDictionary()
-)
+#: cache is per loop, and a loop's clients go when the loop has closed.
+_CLIENTS_BY_LOOP: PerLoop[_LoopClients] = PerLoop(_LoopClients)
 
 
 class BatchStreamAsyncHook(GoogleBaseAsyncHook):
@@ -492,8 +512,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
 
     async def get_conn(self) -> Any:
         """Return the ``BatchServiceAsyncClient`` shared by this loop for this hook's key; build it once."""
-        loop = asyncio.get_running_loop()
-        entry = _CLIENTS_BY_LOOP.setdefault(loop, _LoopClients())
+        entry = _CLIENTS_BY_LOOP.get()
         key = self.client_key()
         client = entry.clients.get(key)
         if client is not None:

@@ -156,13 +156,17 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         if self.labels is None:
             return resolve_job_name(self.hook, self.job_name, self.project_id, self.region, self.job_id)
         project_id = self.project_id or self.hook.project_id
-        jobs = self.hook.list_jobs(
-            region=str(self.region), project_id=project_id, filter=list_filter(labels=self.labels)
+        newest = self.hook.list_jobs(
+            region=str(self.region),
+            project_id=project_id,
+            filter=list_filter(labels=self.labels),
+            limit=1,
+            order_by="create_time desc",
         )
-        if not jobs:
+        if not newest:
             self.log.info("No Batch job carries labels %s yet.", dict(self.labels or {}))
             return None
-        return max(jobs, key=lambda job: job.create_time.timestamp()).name
+        return newest[0].name
 
     def _read(self, context: Context, name: str) -> dict[str, Any] | None:
         """Return the event of the job's current state if it ends the wait, else ``None``.

@@ -129,3 +129,17 @@ def test_bad_arguments_are_refused_before_any_call():
         BatchStreamJobSensor(task_id="s", labels={"a": "b"})
     with pytest.raises(ValueError, match="target_states and failure_states share"):
         BatchStreamJobSensor(task_id="s", job_name="n", target_states={"FAILED"})
+
+
+def test_labels_mode_reads_one_list_page_per_poke_and_watches_the_newest_job(batch_emulator):
+    for index in range(100):  # older jobs with the same labels, filling the service's default page
+        create_job(batch_emulator, f"older-{index}", labels={"feed": "hourly"})
+    time.sleep(1.5)
+    batch_emulator.add_scenario(Scenario(hold_in_queue=True), job_id="newest")
+    newest = create_job(batch_emulator, "newest", labels={"feed": "hourly"})
+    batch_emulator.reset_counts()
+    threading.Timer(1.5, lambda: batch_emulator.release_job(newest)).start()
+    assert sense("by_labels_newest", "poke", "region='us-central1', labels={'feed': 'hourly'}") == "success"
+    counts = batch_emulator.rpc_counts()
+    assert counts["GetJob"] >= 3  # it waited for the held newest job, not an older SUCCEEDED one
+    assert counts["ListJobs"] == counts["GetJob"]  # one one-job page per poke
