@@ -5,15 +5,30 @@ from __future__ import annotations
 import json
 from typing import Any
 
+HIDDEN = "<hidden>"
+#: Fields whose value is a secret itself.
+_SECRET_FIELDS = frozenset({"password", "cipherText", "cipher_text"})
+#: Fields that map variable names to values: the names are shown, the values hidden.
+_VARIABLE_MAPS = frozenset({"variables", "secretVariables", "secret_variables", "environments"})
+
 
 def redacted(value: Any) -> Any:
     """
-    Return a JSON tree with every ``password`` value replaced, for logs.
+    Return a JSON tree fit for logs and XCom: passwords and cipher texts hidden, and every
+    environment variable's value hidden under its name.
 
-    :param value: a JSON-like tree.
+    :param value: a JSON-like tree (a job in REST JSON or snake_case form).
     """
     if isinstance(value, dict):
-        return {k: "<hidden>" if k == "password" else redacted(v) for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in _SECRET_FIELDS:
+                out[key] = HIDDEN
+            elif key in _VARIABLE_MAPS and isinstance(item, dict):
+                out[key] = dict.fromkeys(item, HIDDEN)
+            else:
+                out[key] = redacted(item)
+        return out
     if isinstance(value, list):
         return [redacted(item) for item in value]
     return value
