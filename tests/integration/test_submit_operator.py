@@ -43,7 +43,8 @@ def test_both_or_neither_of_job_and_image_uri_is_refused_at_parse_time():
         BatchStreamSubmitJobOperator(task_id="t", region="us-central1", job={}, image_uri=IMAGE)
 
 
-def test_v1_api_runs_the_same_job(batch_emulator):
-    dag_run = operator_dag("v1_job", image_uri=IMAGE, api_version="v1").test()
-    assert dag_run.state == "success"
-    assert batch_emulator.rpc_counts(by_version=True).get("v1.CreateJob") == 1
+def test_v1_is_the_default_api_and_v1alpha_stays_supported(batch_emulator):
+    assert operator_dag("default_api", image_uri=IMAGE).test().state == "success"
+    assert batch_emulator.rpc_counts(by_version=True)["v1.CreateJob"] == 1
+    assert operator_dag("alpha_api", image_uri=IMAGE, api_version="v1alpha").test().state == "success"
+    assert batch_emulator.rpc_counts(by_version=True)["v1alpha.CreateJob"] == 1
