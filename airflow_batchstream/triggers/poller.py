@@ -27,11 +27,11 @@ import collections
 import contextlib
 import logging
 import time
-import weakref
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_batchstream.loop_cache import PerLoop
 from airflow_batchstream.outcome import ENDING_STATES, NOT_FOUND
 from airflow_batchstream.polling import effective_poll_interval
 
@@ -115,9 +115,7 @@ class SharedJobPoller:
     :param client: a ``BatchServiceAsyncClient`` of the group's API version, owned by the poller.
     """
 
-    _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[PollGroup, SharedJobPoller]] = (
-        weakref.WeakKeyDictionary()
-    )
+    _registry: PerLoop[dict[PollGroup, SharedJobPoller]] = PerLoop(dict)
 
     def __init__(self, group: PollGroup, client: Any) -> None:
         self.group = group
@@ -136,8 +134,7 @@ class SharedJobPoller:
         :param group: the endpoint, credentials, project and region to poll.
         :param client_factory: builds the async client; called only when a new poller is made.
         """
-        loop = asyncio.get_running_loop()
-        pollers = cls._registry.setdefault(loop, {})
+        pollers = cls._registry.get()
         poller = pollers.get(group)
         if poller is None:
             poller = pollers[group] = cls(group, client_factory())
@@ -285,7 +282,7 @@ class SharedJobPoller:
         }
         if order_by:
             request["order_by"] = order_by
-        pager = await self.client.list_jobs(request=request, timeout=RPC_TIMEOUT)
+        pager = await self.client.list_jobs(request=request, retry=None, timeout=RPC_TIMEOUT)
         async for page in pager.pages:
             self.stats.list_calls += 1
             yield page
@@ -364,7 +361,7 @@ class SharedJobPoller:
         async with gate:
             self.stats.get_calls += 1
             try:
-                job = await self.client.get_job(name=name, timeout=RPC_TIMEOUT)
+                job = await self.client.get_job(name=name, retry=None, timeout=RPC_TIMEOUT)
             except exceptions.GoogleAPICallError as exc:
                 if is_transient(exc):
                     log.warning("GetJob %s failed (%s); trying again next round.", name, exc)
