@@ -557,7 +557,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 return self._expire(job)
             time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.time())))
             try:
-                job = self.hook.get_job(job.name, None if deadline is None else deadline - time.time())
+                remaining = None if deadline is None else max(0.0, deadline - time.time())
+                job = self.hook.get_job(job.name, remaining)
             except NotFound:
                 return vanished_event(job.name)
             except GoogleAPICallError as error:
