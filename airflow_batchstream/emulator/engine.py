@@ -34,6 +34,7 @@ from typing import Any
 
 import grpc
 
+from airflow_batchstream.emulator.defaults import apply_defaults, check_labels
 from airflow_batchstream.emulator.filters import FilterError, matcher, parse_filter
 from airflow_batchstream.emulator.images import ImageCatalog
 from airflow_batchstream.emulator.logs import (
@@ -62,18 +63,25 @@ from airflow_batchstream.emulator.model import (
     TaskState,
     Timings,
     check_request_id,
+    custom_event_of,
     failed_job_extra,
     job_event,
     kill_all,
     kill_process,
     page_window,
+    runnable_event,
     seconds_of,
     task_event,
     to_ts,
 )
 from airflow_batchstream.emulator.operations import OperationStore
 from airflow_batchstream.emulator.render import job_state, render_job, render_tasks, task_states
-from airflow_batchstream.emulator.runtime import ContainerRuntime, SimulatedRuntime, simulated_lines
+from airflow_batchstream.emulator.runtime import (
+    ContainerRuntime,
+    SimulatedRuntime,
+    simulated_events,
+    simulated_lines,
+)
 from airflow_batchstream.emulator.scenarios import ScenarioBook
 from airflow_batchstream.emulator.tasklogs import TaskLogs
 
@@ -168,6 +176,7 @@ class Engine:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "job.task_groups: only one task group per job is supported",
             )
+        check_labels(spec)
         group = spec.task_groups[0]
         if len(group.task_spec.runnables) == 0:
             raise EmulatorError(
@@ -210,6 +219,7 @@ class Engine:
             group.task_count = 1
         if group.parallelism == 0:
             group.parallelism = group.task_count
+        apply_defaults(spec, job_id, request.parent.split("/")[1], location)
         labels = dict(spec.labels)
         return JobRecord(
             name=name,
@@ -625,6 +635,7 @@ class Engine:
                 lines.extend(simulated_lines(spec.runnables, start, finish, index, attempt, code))
                 events.append(task_event(job, assigned, index, TaskState.PENDING, TaskState.ASSIGNED))
                 events.append(task_event(job, start, index, TaskState.ASSIGNED, TaskState.RUNNING))
+                events.extend(simulated_events(spec.runnables, start, finish, index, per_container, code))
                 if code == 0:
                     events.append(task_event(job, finish, index, TaskState.RUNNING, TaskState.SUCCEEDED))
                     break
@@ -724,8 +735,21 @@ class Engine:
         :param job: the job the line belongs to.
         :param line: the line.
         """
+        description = custom_event_of(line.text)
         with self._lock:
             self.cloud_logs.emit(job, line)
+            if description is not None and not job.stopped:
+                self._add(job, runnable_event(line.time, line.task_index, description))
+
+    def record_event(self, job: JobRecord, event: Event) -> None:
+        """Store a task-level event of a really running task (a runnable started or ended, a barrier).
+
+        :param job: the job the event belongs to.
+        :param event: the event.
+        """
+        with self._lock:
+            if not job.stopped:
+                self._add(job, event)
 
     def register_process(self, job: JobRecord, proc: subprocess.Popen[bytes] | None, running: bool) -> bool:
         """Track a task's subprocess so cancel can kill it; returns False if the job was stopped.
