@@ -35,7 +35,7 @@ from typing import Any
 import grpc
 
 from airflow_batchstream.emulator.defaults import apply_defaults, check_labels
-from airflow_batchstream.emulator.filters import FilterError, matcher, parse_filter
+from airflow_batchstream.emulator.filters import JOB_FIELDS, TASK_FIELDS, FilterError, Subject, compile_filter
 from airflow_batchstream.emulator.images import ImageCatalog
 from airflow_batchstream.emulator.logs import (
     LogLine,
@@ -268,7 +268,7 @@ class Engine:
                 f"parent {parent!r} must look like projects/PROJECT/locations/REGION",
             )
         try:
-            terms = parse_filter(filter_text, allowed_states=JOB_STATES)
+            predicate = compile_filter(filter_text, JOB_FIELDS, JOB_STATES)
         except FilterError as exc:
             raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         if order_by.strip() not in (
@@ -282,7 +282,6 @@ class Engine:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"order_by {order_by!r} is not supported; use create_time or name, optionally with ' desc'",
             )
-        predicate = matcher(terms, state_names=JOB_STATES)
         any_location = match.group("location") == "-"
         prefix = f"projects/{match.group('project')}/locations/"
         now = self.clock()
@@ -292,7 +291,7 @@ class Engine:
                 for job in list(self._jobs.values())
                 if (job.parent == parent or (any_location and job.parent.startswith(prefix)))
                 and self._live(job.name, now) is not None
-                and predicate(job.name, job.labels, job_state(job, now))
+                and predicate(_subject(job, now))
             ]
             key = order_by.strip()
             if key.startswith("name"):
@@ -313,7 +312,7 @@ class Engine:
         """Return one page of serialized tasks of a task group.
 
         :param parent: ``projects/P/locations/L/jobs/J/taskGroups/group0``.
-        :param filter_text: empty or ``status.state="STATE"`` terms.
+        :param filter_text: a filter on ``name`` and ``status.state`` (see :mod:`.filters`).
         :param page_size: the maximum number of tasks to return (0: the default of 100).
         :param page_token: the token from the previous page, or empty.
         """
@@ -324,17 +323,16 @@ class Engine:
                 f"parent {parent!r} must look like projects/P/locations/L/jobs/J/taskGroups/{GROUP_ID}",
             )
         try:
-            terms = parse_filter(filter_text, allowed_states=TASK_STATES, allow_labels=False)
+            predicate = compile_filter(filter_text, TASK_FIELDS, TASK_STATES)
         except FilterError as exc:
             raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
-        predicate = matcher(terms, state_names=TASK_STATES)
         now = self.clock()
         with self._lock:
             job = self._require(match.group("job"), now)
             if match.group("group") != GROUP_ID:
                 raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"TaskGroup {parent} not found")
             tasks = render_tasks(job, now)
-            selected = [t for t in tasks if predicate("", {}, t.status.state)]
+            selected = [t for t in tasks if predicate(Subject(t.name, state=t.status.state))]
             start, end, next_token = page_window(
                 parent + "|" + filter_text, page_token, page_size, len(selected)
             )
@@ -838,3 +836,16 @@ class Engine:
             if rec.job_id == job and self._live(rec.name, now) is not None:
                 return rec
         return None
+
+
+def _subject(job: JobRecord, now: float) -> Subject:
+    """What a ListJobs filter sees of a job at ``now``."""
+    applied = bisect.bisect_right(job.times, now)
+    return Subject(
+        name=job.name,
+        uid=job.uid,
+        labels=job.labels,
+        state=job_state(job, now),
+        create_time=job.create_time,
+        update_time=job.times[applied - 1] if applied else job.create_time,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from emulator_helpers import PARENT, container_job, wait_state
@@ -117,6 +118,7 @@ def test_generated_job_id_when_absent(batch_emulator: BatchEmulator) -> None:
 def test_list_pagination_and_filters(batch_emulator: BatchEmulator, api_version: str) -> None:
     module = _module(api_version)
     client = batch_emulator.client(api_version)
+    created_before = datetime.now(timezone.utc) - timedelta(seconds=5)
     for i in range(5):
         labels = {"team": "red" if i % 2 == 0 else "blue", "run": f"r{i}"}
         client.create_job(parent=PARENT, job_id=f"job-{i}", job=container_job(module, labels=labels))
@@ -149,13 +151,23 @@ def test_list_pagination_and_filters(batch_emulator: BatchEmulator, api_version:
         f"{PARENT}/jobs/held"
     }
 
-    for bad in (
-        "labels.team:red",
-        'status.state="NOPE"',
-        "create_time > 1",
-        'labels.a="x" OR labels.b="y"',
+    # AIP-160: the has-operator with a wildcard (the Airflow Google provider's documented filter),
+    # OR binding tighter than AND, negation, parentheses, times.
+    assert ids(f"name:{PARENT}/jobs/job-*") == {f"job-{i}" for i in range(5)}
+    assert ids('labels.team="blue" OR labels.run="r0"') == {"job-0", "job-1", "job-3"}
+    assert ids('-labels.team="red" AND NOT name:*held') == {"job-1", "job-3"}
+    assert ids('(labels.team="red" OR labels.team="blue") labels.run!="r4"') == {f"job-{i}" for i in range(4)}
+    assert ids(f'create_time>="{created_before.isoformat()}" AND labels:team') == {
+        f"job-{i}" for i in range(5)
+    }
+    assert ids('create_time<"2000-01-01T00:00:00Z"') == set()
+    for bad, named in (
+        ('status.state="NOPE"', "NOPE"),
+        ("create_time > 1", "create_time>1"),
+        ('priority="1"', "priority"),
+        ('labels.a="x" OR', "OR"),
     ):
-        with pytest.raises(exceptions.InvalidArgument):
+        with pytest.raises(exceptions.InvalidArgument, match=named):
             list(client.list_jobs(request={"parent": PARENT, "filter": bad}))
     with pytest.raises(exceptions.InvalidArgument, match="page_token"):
         list(client.list_jobs(request={"parent": PARENT, "page_token": "garbage"}))
@@ -243,6 +255,14 @@ def test_fail_job_scenario_and_tasks(batch_emulator: BatchEmulator) -> None:
         )
     )
     assert [t.name for t in failed] == [f"{job.name}/taskGroups/group0/tasks/1"]
+    not_failed = client.list_tasks(
+        request={"parent": f"{job.name}/taskGroups/group0", "filter": "NOT status.state=FAILED OR name:*/9"}
+    )
+    assert [t.name for t in not_failed] == [f"{job.name}/taskGroups/group0/tasks/0"]
+    with pytest.raises(exceptions.InvalidArgument, match=r"labels\.team"):
+        list(
+            client.list_tasks(request={"parent": f"{job.name}/taskGroups/group0", "filter": "labels.team=x"})
+        )
     task = client.get_task(name=f"{job.name}/taskGroups/group0/tasks/1")
     assert task.status.status_events[-1].task_execution.exit_code == 3
     with pytest.raises(exceptions.NotFound):
