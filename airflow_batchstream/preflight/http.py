@@ -2,7 +2,8 @@
 
 With ``BATCH_EMULATOR_HOST`` set, the emulator answers one extra gRPC method on the same port,
 ``/airflow_batchstream.emulator.Discovery/HttpEndpoint``, whose reply is the JSON
-``{"http": "http://127.0.0.1:PORT"}``: its registry v2 and Service Usage server. Registry requests
+``{"http": "http://127.0.0.1:PORT", "rest": "http://127.0.0.1:PORT2"}``: its registry v2 and
+Service Usage server, and its Batch and Cloud Logging REST API. Registry requests
 then go there with the image's real host in the ``Host`` header (virtual hosting), so one server
 stands in for every ``LOCATION-docker.pkg.dev``.
 """
@@ -29,11 +30,21 @@ def emulator_http_endpoint() -> str | None:
     host = emulator_host()
     if not host:
         return None
+    return emulator_endpoints(host)["http"]
+
+
+def emulator_endpoints(address: str) -> dict[str, str]:
+    """
+    Ask the emulator at ``address`` for its HTTP endpoints.
+
+    :param address: the emulator's gRPC ``host:port`` (``BATCH_EMULATOR_HOST``).
+    :return: ``{"http": registry and Service Usage URL, "rest": Batch and Cloud Logging REST URL}``.
+    """
     import grpc
 
-    with grpc.insecure_channel(host) as channel:
+    with grpc.insecure_channel(address) as channel:
         reply = channel.unary_unary(DISCOVERY_METHOD)(b"", timeout=HTTP_TIMEOUT)
-    return str(json.loads(reply)["http"])
+    return {str(key): str(value) for key, value in json.loads(reply).items()}
 
 
 def registry_target(registry_host: str) -> tuple[str, dict[str, str]]:

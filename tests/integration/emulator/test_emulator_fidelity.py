@@ -6,15 +6,17 @@ import re
 import uuid
 
 import pytest
-from emulator_helpers import PARENT, container_job, wait_state
+from emulator_helpers import PARENT, container_job, raised, wait_state
 from google.api_core import exceptions
 from google.cloud import batch_v1alpha
 
 from airflow_batchstream.emulator import BatchEmulator, Scenario
 
 
-def test_cancel_and_delete_request_ids_return_the_same_operation(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_cancel_and_delete_request_ids_return_the_same_operation(
+    batch_emulator: BatchEmulator, transport: str
+) -> None:
+    client = batch_emulator.client(transport=transport)
     job = client.create_job(parent=PARENT, job_id="idem-ops", job=container_job(batch_v1alpha))
     cancel_id, delete_id = str(uuid.uuid4()), str(uuid.uuid4())
     first = client.cancel_job(request={"name": job.name, "request_id": cancel_id})
@@ -29,8 +31,8 @@ def test_cancel_and_delete_request_ids_return_the_same_operation(batch_emulator:
     deletion.result(timeout=10)
 
 
-def test_preempted_job_reports_every_task(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_preempted_job_reports_every_task(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     batch_emulator.add_scenario(
         Scenario(run_seconds=30),
         job_id="spot-many",
@@ -55,8 +57,8 @@ def _parallel(job, parallelism: int):
     return job
 
 
-def test_list_jobs_order_by(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_list_jobs_order_by(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     for job_id in ("b-job", "c-job", "a-job"):
         client.create_job(parent=PARENT, job_id=job_id, job=container_job(batch_v1alpha))
 
@@ -68,14 +70,15 @@ def test_list_jobs_order_by(batch_emulator: BatchEmulator) -> None:
     assert ids("create_time desc") == ["a-job", "c-job", "b-job"]
     assert ids("name") == ["a-job", "b-job", "c-job"]
     assert ids("name desc") == ["c-job", "b-job", "a-job"]
-    with pytest.raises(exceptions.InvalidArgument, match="order_by"):
+    with pytest.raises(raised(transport, exceptions.InvalidArgument), match="order_by"):
         ids("priority")
 
 
 def test_batch_adds_the_predefined_job_id_label_and_refuses_it_in_a_request(
     batch_emulator: BatchEmulator,
+    transport: str,
 ) -> None:
-    client = batch_emulator.client()
+    client = batch_emulator.client(transport=transport)
     job = client.create_job(
         parent=PARENT, job_id="labelled", job=container_job(batch_v1alpha, labels={"team": "ml"})
     )
@@ -83,14 +86,16 @@ def test_batch_adds_the_predefined_job_id_label_and_refuses_it_in_a_request(
     assert dict(client.get_job(name=job.name).labels)["batch-job-id"] == "labelled"
     listed = client.list_jobs(request={"parent": PARENT, "filter": 'labels.batch-job-id="labelled"'})
     assert [j.name for j in listed] == [job.name]
-    with pytest.raises(exceptions.InvalidArgument, match="batch-job-id"):
+    with pytest.raises(raised(transport, exceptions.InvalidArgument), match="batch-job-id"):
         client.create_job(
             parent=PARENT, job_id="own", job=container_job(batch_v1alpha, labels={"batch-job-id": "x"})
         )
 
 
-def test_created_job_carries_the_defaults_batch_fills_in(batch_emulator: BatchEmulator) -> None:
-    job = batch_emulator.client().create_job(
+def test_created_job_carries_the_defaults_batch_fills_in(
+    batch_emulator: BatchEmulator, transport: str
+) -> None:
+    job = batch_emulator.client(transport=transport).create_job(
         parent=PARENT, job_id="defaults", job=container_job(batch_v1alpha)
     )
     policy = job.allocation_policy
@@ -102,8 +107,8 @@ def test_created_job_carries_the_defaults_batch_fills_in(batch_emulator: BatchEm
     assert group.task_spec.compute_resource.cpu_milli == 2000
 
 
-def test_status_reports_the_vms_a_group_uses(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_status_reports_the_vms_a_group_uses(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     plain = client.create_job(
         parent=PARENT, job_id="plain-vms", job=container_job(batch_v1alpha, task_count=3)
     )
@@ -136,7 +141,7 @@ def _named(module, name: str, **executable):
     return module.Runnable(display_name=name, **executable)
 
 
-def test_custom_status_events_of_a_run_task(batch_emulator: BatchEmulator) -> None:
+def test_custom_status_events_of_a_run_task(batch_emulator: BatchEmulator, transport: str) -> None:
     """The runnables of Google's sample create_with_custom_status_events.py, with short sleeps."""
     module = batch_v1alpha
     runnables = [
@@ -149,7 +154,7 @@ def test_custom_status_events_of_a_run_task(batch_emulator: BatchEmulator) -> No
         ),
     ]
     spec = module.Job(task_groups=[module.TaskGroup(task_spec=module.TaskSpec(runnables=runnables))])
-    client = batch_emulator.client()
+    client = batch_emulator.client(transport=transport)
     job = wait_state(client, client.create_job(parent=PARENT, job_id="custom-events", job=spec).name)
     task = client.get_task(name=f"{job.name}/taskGroups/group0/tasks/0")
     custom = [e.description for e in task.status.status_events if e.type_ == "CUSTOM_EVENT"]
@@ -170,11 +175,11 @@ def test_custom_status_events_of_a_run_task(batch_emulator: BatchEmulator) -> No
     assert not any(e.type_ == "CUSTOM_EVENT" for e in job.status.status_events)
 
 
-def test_custom_status_events_of_simulated_containers(batch_emulator: BatchEmulator) -> None:
+def test_custom_status_events_of_simulated_containers(batch_emulator: BatchEmulator, transport: str) -> None:
     module = batch_v1alpha
     spec = container_job(module)
     spec.task_groups[0].task_spec.runnables[0].display_name = "Fetch"
-    client = batch_emulator.client()
+    client = batch_emulator.client(transport=transport)
     job = wait_state(client, client.create_job(parent=PARENT, job_id="sim-events", job=spec).name)
     task = client.get_task(name=f"{job.name}/taskGroups/group0/tasks/0")
     events = [(e.type_, e.description) for e in task.status.status_events]
