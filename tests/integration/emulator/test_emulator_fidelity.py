@@ -1,4 +1,5 @@
-"""Idempotent cancel/delete, per-task status after an early end, task pagination (real client, gRPC)."""
+"""Idempotent cancel/delete, task status after an early end, what the service fills in, custom status
+events, the operations mixins (real client, gRPC and REST)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import uuid
 import pytest
 from emulator_helpers import PARENT, container_job, raised, wait_state
 from google.api_core import exceptions
-from google.cloud import batch_v1alpha
+from google.cloud import batch_v1, batch_v1alpha
+from google.longrunning import operations_pb2
 
 from airflow_batchstream.emulator import BatchEmulator, Scenario
 
@@ -190,3 +192,18 @@ def test_custom_status_events_of_simulated_containers(batch_emulator: BatchEmula
         events[-1],
     ]
     assert "RUNNING to SUCCEEDED" in events[-1][1]
+
+
+def test_operations_mixin_methods(batch_emulator: BatchEmulator, transport: str) -> None:
+    """The client's google.longrunning mixins: get, list, cancel and delete an operation."""
+    client = batch_emulator.client("v1", transport)
+    job = client.create_job(parent=PARENT, job_id="ops", job=container_job(batch_v1))
+    name = client.cancel_job(name=job.name).operation.name
+    assert name.startswith(f"{PARENT}/operations/")
+    listed = client.list_operations(operations_pb2.ListOperationsRequest(name=PARENT))
+    assert [op.name for op in listed.operations] == [name]
+    client.cancel_operation(operations_pb2.CancelOperationRequest(name=name))
+    assert client.get_operation(operations_pb2.GetOperationRequest(name=name)).name == name
+    client.delete_operation(operations_pb2.DeleteOperationRequest(name=name))
+    with pytest.raises(raised(transport, exceptions.NotFound)):
+        client.get_operation(operations_pb2.GetOperationRequest(name=name))
