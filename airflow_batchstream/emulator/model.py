@@ -104,6 +104,15 @@ class Timings:
     cancel_seconds: float = 0.3
     delete_seconds: float = 0.3
 
+    def poll_interval(self) -> float:
+        """A poll interval that notices each phase change soon: half the shortest phase, at least 0.05 s.
+
+        The pytest plugin and ``batchstream-emulator --env-file`` give it to waiting tasks as
+        ``BATCHSTREAM_MAX_POLL_INTERVAL``.
+        """
+        phases = [self.queued_seconds, self.scheduled_seconds, self.run_seconds]
+        return max(0.05, min((p for p in phases if p > 0), default=0.0) / 2)
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -176,6 +185,8 @@ class JobRecord:
     cancel_op: Operation | None = None
     delete_op: Operation | None = None
     logs: list[LogLine] = field(default_factory=list)
+    log_bytes: int = 0
+    log_capped: bool = False
     stop_event: threading.Event = field(default_factory=threading.Event)
     procs: set[subprocess.Popen[bytes]] = field(default_factory=set)
     driver: threading.Thread | None = None

@@ -22,7 +22,8 @@ Requests are read with protobuf's JSON mapping (``jobId`` and ``job_id`` both wo
 lowerCamelCase field names and enum names, or enum numbers when the query asks
 ``$alt=json;enum-encoding=int`` as the generated clients do. Errors are Google's JSON error
 ``{"error": {"code": 404, "message": "...", "status": "NOT_FOUND"}}`` with the HTTP status of
-the gRPC code.
+the gRPC code. With an access token (``--allow-remote``), a request without it in
+``X-Batch-Emulator-Token`` gets 401.
 """
 
 from __future__ import annotations
@@ -41,11 +42,15 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, json_format
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from airflow_batchstream.emulator.access import http_allowed, reply_host
 from airflow_batchstream.emulator.model import EmulatorError
+from airflow_batchstream.emulator_client import TOKEN_HEADER
 
 if TYPE_CHECKING:
     from airflow_batchstream.emulator.server import BatchEmulator
@@ -117,11 +122,14 @@ class RestApp:
     """The Starlette app answering REST calls from a :class:`BatchEmulator`'s handlers.
 
     :param emulator: the emulator whose handlers, counters and faults serve the calls.
+    :param access_token: when set, every request must carry it in ``X-Batch-Emulator-Token``.
     """
 
-    def __init__(self, emulator: BatchEmulator) -> None:
+    def __init__(self, emulator: BatchEmulator, access_token: str | None = None) -> None:
         self.emulator = emulator
+        self.access_token = access_token
         self.app = Starlette(
+            middleware=[Middleware(_TokenCheck, access_token=access_token)],
             routes=[
                 Route(_JOBS, self._jobs, methods=["GET", "POST"]),
                 Route(_JOB, self._job, methods=["GET", "DELETE", "POST"]),
@@ -130,7 +138,7 @@ class RestApp:
                 Route(_OPERATIONS, self._list_operations, methods=["GET"]),
                 Route(_OPERATIONS + "/{operation}", self._operation, methods=["GET", "DELETE", "POST"]),
                 Route("/v2/entries:list", self._list_log_entries, methods=["POST"]),
-            ]
+            ],
         )
 
     async def _batch(self, request: Request, method: str, message: Any, answer: _Answer) -> Response:
@@ -262,34 +270,53 @@ def _operation(raw: bytes, version: str) -> Any:
     return operations_pb2.Operation.FromString(raw)
 
 
+class _TokenCheck:
+    """ASGI middleware: refuse (401, Google's error JSON) a request without the emulator's token."""
+
+    def __init__(self, app: Any, access_token: str | None) -> None:
+        self.app = app
+        self.access_token = access_token
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not http_allowed(Headers(scope=scope), self.access_token):
+            message = f"this emulator needs its access token in the {TOKEN_HEADER} header"
+            await _error(grpc.StatusCode.UNAUTHENTICATED, message)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class RestServer:
-    """Serve a :class:`RestApp` with uvicorn in a background thread on a free loopback port.
+    """Serve a :class:`RestApp` with uvicorn in a background thread on a free port.
 
     :param emulator: the emulator to serve.
-    :param host: the loopback interface to bind.
+    :param host: the interface to bind (the emulator's own).
+    :param access_token: when set, every request must carry it (see :mod:`.access`).
     """
 
-    def __init__(self, emulator: BatchEmulator, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, emulator: BatchEmulator, host: str = "127.0.0.1", access_token: str | None = None
+    ) -> None:
         self.host = host
         self.port = 0
-        self._app = RestApp(emulator).app
+        self._app = RestApp(emulator, access_token).app
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """``http://HOST:PORT``, the ``api_endpoint`` for a REST client."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = reply_host(None, self.host)
         return f"http://{host}:{self.port}"
 
     def start(self) -> None:
         """Bind a free port and serve until :meth:`stop`."""
         import uvicorn
 
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        bind = self.host.strip("[]")
+        family = socket.AF_INET6 if ":" in bind else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        sock.bind((bind, 0))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self._app, log_level="warning", lifespan="off", access_log=False)
         server = uvicorn.Server(config)

@@ -18,6 +18,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
 from airflow_batchstream.emulator import clients
+from airflow_batchstream.emulator.access import TokenInterceptor, check_bind, reply_host
 from airflow_batchstream.emulator.control import control_handler
 from airflow_batchstream.emulator.engine import Engine
 from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
@@ -81,7 +82,7 @@ class BatchEmulator:
             channel = grpc.insecure_channel(emulator.address)
             ...
 
-    :param host: the interface to bind; loopback by default.
+    :param host: the interface to bind; loopback by default, and only loopback unless ``allow_remote``.
     :param port: the port to bind; 0 picks a free one (read it from :attr:`port` after start).
     :param queued_seconds: time a job stays QUEUED.
     :param scheduled_seconds: time a job stays SCHEDULED before its tasks run.
@@ -97,6 +98,8 @@ class BatchEmulator:
     :param streaming_seconds: start-up delay of a streamed image.
     :param image_sizes: optional ``uri -> bytes or None`` lookup, consulted after
         :meth:`register_image`; by default the sizes of the manifests registered in :attr:`registry`.
+    :param allow_remote: accept a non-loopback ``host`` (needs ``access_token``; logs a warning).
+    :param access_token: the token every call must carry (see :mod:`.access`); ``None``: none.
     """
 
     def __init__(
@@ -115,14 +118,17 @@ class BatchEmulator:
         image_bandwidth: float = DEFAULT_BANDWIDTH,
         streaming_seconds: float = DEFAULT_STREAMING_SECONDS,
         image_sizes: Callable[[str], int | None] | None = None,
+        allow_remote: bool = False,
+        access_token: str | None = None,
     ) -> None:
+        check_bind(host, allow_remote, access_token)
         self.host = host
         self.port = port
-        #: Registry v2 + Service Usage over HTTP on loopback, for the preflight (see its module).
-        loopback = host if host in ("127.0.0.1", "localhost", "::1") else "127.0.0.1"
-        self.registry = RegistryServer(loopback)
-        #: The Batch and Cloud Logging REST API over HTTP/JSON on loopback (see :mod:`.rest`).
-        self.rest = RestServer(self, loopback)
+        self.access_token = access_token
+        #: Registry v2 + Service Usage over HTTP on the same interface, for the preflight (see its module).
+        self.registry = RegistryServer(host, access_token=access_token)
+        #: The Batch and Cloud Logging REST API over HTTP/JSON on the same interface (see :mod:`.rest`).
+        self.rest = RestServer(self, host, access_token=access_token)
         image_sizes = image_sizes or self.registry.store.image_size
         self.engine = Engine(
             Timings(
@@ -149,12 +155,18 @@ class BatchEmulator:
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         return f"{host}:{self.port}"
 
+    @property
+    def timings(self) -> Timings:
+        """How long each simulated phase lasts (see :meth:`Timings.poll_interval`)."""
+        return self.engine.timings
+
     def start(self) -> BatchEmulator:
         """Bind the port and start serving; returns ``self``."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="batch-emulator")
+            futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="batch-emulator"),
+            interceptors=[TokenInterceptor(self.access_token)] if self.access_token else None,
         )
         server.add_generic_rpc_handlers(self._handlers())
         bound = server.add_insecure_port(f"{self.address.rsplit(':', 1)[0]}:{self.port}")
@@ -316,6 +328,32 @@ class BatchEmulator:
         """
         self.engine.fail_job(job, PREEMPTION_EXIT_CODE, task_index)
 
+    def fail_task(self, dag_id: str, task_id: str, exit_code: int = 1, *, task_index: int | None = 0) -> None:
+        """Make every job an Airflow task submits from now on fail with an exit code.
+
+        The jobs are found by the labels the operator writes (``airflow-dag-id``, ``airflow-task-id``),
+        cleaned exactly as it cleans them: ``Marketing.daily_spend`` matches ``marketing-daily_spend``.
+
+        :param dag_id: the DAG's id, as written in the DAG.
+        :param task_id: the task's id, as written in the DAG.
+        :param exit_code: the exit code in the task's failure event.
+        :param task_index: the failing task of the job; ``None`` for every task.
+        """
+        from airflow_batchstream.spec import task_labels
+
+        self.add_scenario(
+            Scenario(exit_code=exit_code, task_index=task_index), labels=task_labels(dag_id, task_id)
+        )
+
+    def preempt_task(self, dag_id: str, task_id: str, *, task_index: int | None = 0) -> None:
+        """Make every job an Airflow task submits from now on fail as a spot preemption (exit code 50001).
+
+        :param dag_id: the DAG's id, as written in the DAG.
+        :param task_id: the task's id, as written in the DAG.
+        :param task_index: the preempted task of the job; ``None`` for every task.
+        """
+        self.fail_task(dag_id, task_id, PREEMPTION_EXIT_CODE, task_index=task_index)
+
     def hold_job(self, job: str) -> None:
         """Keep a job QUEUED (now, or from its creation) until :meth:`release_job`.
 
@@ -360,22 +398,22 @@ class BatchEmulator:
         :param api_version: ``"v1alpha"`` or ``"v1"``.
         :param transport: ``"grpc"`` or ``"rest"``.
         """
-        return clients.batch_client(api_version, transport, address=self.address)
+        return clients.batch_client(api_version, transport, address=self.address, token=self.access_token)
 
     def async_client(self, api_version: str = "v1alpha") -> Any:
         """An asyncio ``BatchServiceAsyncClient``; create it inside the running event loop.
 
         :param api_version: ``"v1alpha"`` or ``"v1"``.
         """
-        return clients.async_batch_client(api_version, address=self.address)
+        return clients.async_batch_client(api_version, address=self.address, token=self.access_token)
 
     def logging_client(self) -> Any:
         """A synchronous ``LoggingServiceV2Client`` (GAPIC) reading this emulator's task logs."""
-        return clients.logging_api_client(address=self.address)
+        return clients.logging_api_client(address=self.address, token=self.access_token)
 
     def async_logging_client(self) -> Any:
         """An asyncio ``LoggingServiceV2AsyncClient``; create it inside the running event loop."""
-        return clients.async_logging_api_client(address=self.address)
+        return clients.async_logging_api_client(address=self.address, token=self.access_token)
 
     # -------------------------------------------------------------- serving
 
@@ -512,7 +550,8 @@ class BatchEmulator:
             )
         )
         handlers.append(control_handler(self))
-        handlers.append(_discovery_handler(lambda: {"http": self.registry.url, "rest": self.rest.url}))
+        ports = {"http": lambda: self.registry.port, "rest": lambda: self.rest.port}
+        handlers.append(_discovery_handler(self.host, ports))
         return tuple(handlers)
 
     def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
@@ -563,11 +602,24 @@ class BatchEmulator:
             time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
 
 
-def _discovery_handler(urls: Callable[[], dict[str, str]]) -> grpc.GenericRpcHandler:
+def _discovery_handler(bound: str, ports: dict[str, Callable[[], int]]) -> grpc.GenericRpcHandler:
     """Answer ``/airflow_batchstream.emulator.Discovery/HttpEndpoint`` with the HTTP servers' URLs:
-    ``http`` (registry and Service Usage) and ``rest`` (the Batch and Cloud Logging REST API)."""
+    ``http`` (registry and Service Usage) and ``rest`` (the Batch and Cloud Logging REST API).
+
+    The request may be ``{"host": "HOST"}``, the host the client dialled: the reply names that
+    host (the address that reached this emulator), else the bound interface.
+    """
     from airflow_batchstream.preflight.http import DISCOVERY_METHOD
 
+    def answer(request: bytes, context: grpc.ServicerContext) -> bytes:
+        try:
+            asked = json.loads(request or b"{}").get("host")
+        except (ValueError, AttributeError):
+            asked = None
+        host = reply_host(asked, bound)
+        return json.dumps({name: f"http://{host}:{port()}" for name, port in ports.items()}).encode()
+
     service, method = DISCOVERY_METHOD.strip("/").split("/")
-    reply = grpc.unary_unary_rpc_method_handler(lambda request, context: json.dumps(urls()).encode())
-    return grpc.method_handlers_generic_handler(service, {method: reply})
+    return grpc.method_handlers_generic_handler(
+        service, {method: grpc.unary_unary_rpc_method_handler(answer)}
+    )

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,17 +18,20 @@ from airflow.providers.google.common.hooks.base_google import (
 from asgiref.sync import sync_to_async
 
 from airflow_batchstream.api_version import (
+    API_VERSIONS,
     DEFAULT_API_VERSION,
     batch_module,
-    check_api_version,
     emulator_host,
 )
+from airflow_batchstream.arguments import ArgumentCheck, job_id_problems, kind
+from airflow_batchstream.loop_cache import PerLoop
 from airflow_batchstream.retry import (
     DEFAULT_RETRY_DEADLINE,
     retry_bound,
     transient_async_retrying,
     transient_retrying,
 )
+from airflow_batchstream.validation.violations import Violation
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -38,10 +40,12 @@ if TYPE_CHECKING:
     from google.api_core.operation import Operation
 
     from airflow_batchstream.preflight import Finding
-    from airflow_batchstream.validation import Inspection, Violation
+    from airflow_batchstream.validation import Inspection
 
 T = TypeVar("T")
 
+#: The orders ListJobs documents (``ListJobsRequest.order_by``); ``""`` is the service's own.
+ORDER_BY = ("", "name", "name desc", "create_time", "create_time desc")
 #: Timeout of one RPC attempt, in seconds; the retry deadline bounds the whole call.
 RPC_TIMEOUT = 60.0
 
@@ -55,6 +59,40 @@ def job_path(project_id: str, region: str, job_id: str) -> str:
     :param job_id: the job's id within the region.
     """
     return f"projects/{project_id}/locations/{region}/jobs/{job_id}"
+
+
+def check_hook_arguments(
+    owner: str, gcp_conn_id: Any, impersonation_chain: Any, api_version: Any, retry_deadline: Any
+) -> None:
+    """
+    Refuse bad hook constructor arguments, all at once (shared by the sync and async hooks).
+
+    :param owner: the hook class's name, for the message.
+    :param gcp_conn_id: the connection id.
+    :param impersonation_chain: a service account or a list of them.
+    :param api_version: ``"v1"`` or ``"v1alpha"``.
+    :param retry_deadline: seconds one call may spend retrying.
+    """
+    check = ArgumentCheck()
+    check.text("gcp_conn_id", gcp_conn_id, required=True)
+    check.accounts("impersonation_chain", impersonation_chain)
+    check.choice("api_version", api_version, API_VERSIONS)
+    check.number("retry_deadline", retry_deadline, zero=True)
+    check.raise_if_any(owner)
+
+
+def check_job_call(owner: str, name: Any, deadline: Any = None) -> None:
+    """
+    Refuse a bad job name or deadline of a call on one job, before the call.
+
+    :param owner: the method, for the message.
+    :param name: the job's full resource name.
+    :param deadline: seconds of retrying, or ``None``.
+    """
+    check = ArgumentCheck()
+    check.job_name("name", name)
+    check.number("deadline", deadline, required=False, zero=True)
+    check.raise_if_any(owner)
 
 
 def build_batch_client(
@@ -75,15 +113,38 @@ def build_batch_client(
     client_cls = module.BatchServiceAsyncClient if asynchronous else module.BatchServiceClient
     host = emulator_host()
     if host:
-        import grpc
+        from airflow_batchstream.emulator_client import emulator_channel
 
         transports = module.services.batch_service.transports
+        channel = emulator_channel(host, asynchronous=asynchronous)
         if asynchronous:
-            transport = transports.BatchServiceGrpcAsyncIOTransport(channel=grpc.aio.insecure_channel(host))
+            transport = transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
         else:
-            transport = transports.BatchServiceGrpcTransport(channel=grpc.insecure_channel(host))
+            transport = transports.BatchServiceGrpcTransport(channel=channel)
         return client_cls(transport=transport)
     return client_cls(credentials=credentials, client_info=CLIENT_INFO, client_options=client_options)
+
+
+def _check_listing(
+    owner: str, region: Any, project_id: Any, filter: Any, order_by: Any = None, limit: Any = None
+) -> None:
+    """
+    Refuse bad ListJobs arguments, all at once, before any call.
+
+    :param owner: the hook method called.
+    :param region: the region to list.
+    :param project_id: the project to list.
+    :param filter: the filter, if any.
+    :param order_by: the order, if any.
+    :param limit: the most jobs to return (or a page's size), if any.
+    """
+    check = ArgumentCheck()
+    check.region("region", region)
+    check.project_id("project_id", project_id)
+    check.text("filter", filter)
+    check.choice("order_by", order_by or "", ORDER_BY)
+    check.integer("limit", limit, minimum=0, required=False)
+    check.raise_if_any(owner)
 
 
 class BatchStreamHook(GoogleBaseHook):
@@ -112,9 +173,34 @@ class BatchStreamHook(GoogleBaseHook):
         retry_deadline: float = DEFAULT_RETRY_DEADLINE,
         **kwargs: Any,
     ) -> None:
+        check_hook_arguments(
+            type(self).__name__, gcp_conn_id, impersonation_chain, api_version, retry_deadline
+        )
         super().__init__(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, **kwargs)
-        self.api_version = check_api_version(api_version)
+        self.api_version = api_version
         self.retry_deadline = retry_deadline
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """
+        Return the Airflow connection; refused first when real Google calls are (see :func:`emulator_host`).
+
+        Reading the connection is the first step towards Google, so a test that forgot the emulator
+        learns it here rather than from a missing connection or a job submitted for real.
+
+        :param conn_id: the connection id.
+        """
+        emulator_host()
+        return super().get_connection(conn_id)
+
+    @property
+    def project_id(self) -> str:
+        """The connection's project; with an emulator it is read from the connection alone, and no
+        credential is loaded (none is ever used there)."""
+        if emulator_host():
+            project: str = self._get_field("project") or PROVIDE_PROJECT_ID
+            return project
+        return super().project_id
 
     @cached_property
     def types(self) -> ModuleType:
@@ -154,6 +240,21 @@ class BatchStreamHook(GoogleBaseHook):
         :param request_id: idempotency key; the same key within an hour returns the same job.
             A random one is used when not given.
         """
+        check = ArgumentCheck()
+        if not isinstance(job, self.types.Job):
+            check.violations.append(
+                Violation(
+                    "job",
+                    "bad-argument",
+                    f"expected a Job of this hook's API version ({self.api_version}), got {kind(job)}",
+                    "parse it first: airflow_batchstream.spec.parse_job(spec, api_version)",
+                )
+            )
+        check.add(job_id_problems(job_id))
+        check.region("region", region)
+        check.project_id("project_id", project_id)
+        check.request_id("request_id", request_id)
+        check.raise_if_any("BatchStreamHook.submit_job")
         request = self.types.CreateJobRequest(
             parent=f"projects/{project_id}/locations/{region}",
             job_id=job_id,
@@ -169,6 +270,7 @@ class BatchStreamHook(GoogleBaseHook):
         :param name: ``projects/P/locations/L/jobs/ID``.
         :param deadline: at most this many seconds of retrying (less than the hook's own bound).
         """
+        check_job_call("BatchStreamHook.get_job", name, deadline)
         return self._call(self.get_conn().get_job, deadline, name=name)
 
     def cancel_job(self, name: str) -> Operation:
@@ -177,6 +279,7 @@ class BatchStreamHook(GoogleBaseHook):
 
         :param name: ``projects/P/locations/L/jobs/ID``.
         """
+        check_job_call("BatchStreamHook.cancel_job", name)
         return self._call(self.get_conn().cancel_job, name=name)
 
     def delete_job(self, name: str) -> Operation:
@@ -185,7 +288,51 @@ class BatchStreamHook(GoogleBaseHook):
 
         :param name: ``projects/P/locations/L/jobs/ID``.
         """
+        check_job_call("BatchStreamHook.delete_job", name)
         return self._call(self.get_conn().delete_job, name=name)
+
+    def _paged(self, method: Callable[..., Any], request: Any, items: str) -> Iterator[Any]:
+        """Yield the items of every page, each page's call retried on its own (the client's pager
+        would fetch the pages after the first without any retry).
+
+        :param method: the client's list method.
+        :param request: the list request; its ``page_token`` advances.
+        :param items: the response field holding the page's items, such as ``"jobs"``.
+        """
+        while True:
+            page = self._call(method, request=request)
+            yield from getattr(page, items)
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
+    @GoogleBaseHook.fallback_to_default_project_id
+    def iter_jobs(
+        self,
+        region: str,
+        project_id: str = PROVIDE_PROJECT_ID,
+        filter: str | None = None,
+        order_by: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Any]:
+        """
+        Yield the jobs of a region, reading pages as they are needed.
+
+        :param region: Batch region, such as ``us-central1``.
+        :param project_id: project to list; defaults to the connection's project.
+        :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
+        :param order_by: ``"create_time desc"``, ``"create_time"``, ``"name"`` or ``"name desc"``;
+            the service's order when not given.
+        :param page_size: jobs a page holds at most; the service's default when not given.
+        """
+        _check_listing("BatchStreamHook.iter_jobs", region, project_id, filter, order_by, page_size)
+        request = self.types.ListJobsRequest(
+            parent=f"projects/{project_id}/locations/{region}",
+            filter=filter or "",
+            order_by=order_by or "",
+            page_size=page_size or 0,
+        )
+        return self._paged(self.get_conn().list_jobs, request, "jobs")
 
     @GoogleBaseHook.fallback_to_default_project_id
     def list_jobs(
@@ -194,6 +341,7 @@ class BatchStreamHook(GoogleBaseHook):
         project_id: str = PROVIDE_PROJECT_ID,
         filter: str | None = None,
         limit: int | None = None,
+        order_by: str | None = None,
     ) -> list[Any]:
         """
         List the jobs of a region, following pages.
@@ -201,23 +349,32 @@ class BatchStreamHook(GoogleBaseHook):
         :param region: Batch region, such as ``us-central1``.
         :param project_id: project to list; defaults to the connection's project.
         :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
-        :param limit: stop after this many jobs.
+        :param limit: stop after this many jobs; pages are asked no bigger than that.
+        :param order_by: the service's order, such as ``"create_time desc"`` (newest first).
         """
-        request = self.types.ListJobsRequest(
-            parent=f"projects/{project_id}/locations/{region}", filter=filter or ""
+        _check_listing("BatchStreamHook.list_jobs", region, project_id, filter, order_by, limit)
+        jobs = self.iter_jobs(
+            region=region, project_id=project_id, filter=filter, order_by=order_by, page_size=limit
         )
-        pager = self._call(self.get_conn().list_jobs, request=request)
-        return list(itertools.islice(pager, limit))
+        return list(itertools.islice(jobs, limit))
 
-    def list_tasks(self, job_name: str, task_group: str = "group0") -> list[Any]:
+    def list_tasks(self, job_name: str, task_group: str = "group0", filter: str | None = None) -> list[Any]:
         """
         List the tasks of one task group of a job, following pages.
 
         :param job_name: ``projects/P/locations/L/jobs/ID``.
         :param task_group: the task group's id; Batch jobs have one, ``group0``.
+        :param filter: a ListTasks filter, such as ``status.state="FAILED"``.
         """
-        pager = self._call(self.get_conn().list_tasks, parent=f"{job_name}/taskGroups/{task_group}")
-        return list(pager)
+        check = ArgumentCheck()
+        check.job_name("job_name", job_name)
+        check.task_group("task_group", task_group)
+        check.text("filter", filter)
+        check.raise_if_any("BatchStreamHook.list_tasks")
+        request = self.types.ListTasksRequest(
+            parent=f"{job_name}/taskGroups/{task_group}", filter=filter or ""
+        )
+        return list(self._paged(self.get_conn().list_tasks, request, "tasks"))
 
     def inspect_job(self, job: Any, region: str, job_id: str | None = None) -> Inspection:
         """
@@ -277,14 +434,18 @@ class BatchStreamHook(GoogleBaseHook):
         :param mode: ``"warn"``, ``"strict"`` or ``"off"``.
         :param log: where warnings go.
         """
-        from airflow_batchstream.preflight import run_preflight
+        from airflow_batchstream.preflight import PREFLIGHT_MODES, run_preflight
 
+        check = ArgumentCheck()
+        check.choice("mode", mode, PREFLIGHT_MODES)
+        check.project_id("project_id", project_id)
+        check.raise_if_any("BatchStreamHook.run_preflight")
         if mode == "off":
             return []
         return run_preflight(
             inspection.streaming_images,
             project_id or self.project_id,
-            self.get_credentials(),
+            None if emulator_host() else self.get_credentials(),
             mode=mode,
             log=log or self.log,
         )
@@ -300,10 +461,8 @@ class _LoopClients:
 
 #: Event loop → its clients. A ``grpc.aio`` channel is bound to the loop it was built in: the
 #: triggerer has one loop for its life, but ``dag.test()`` runs each trigger in a fresh loop, so the
-#: cache is per loop, and a loop's clients go when the loop is garbage-collected.
-_CLIENTS_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
-    weakref.WeakKeyDictionary()
-)
+#: cache is per loop, and a loop's clients go when the loop has closed.
+_CLIENTS_BY_LOOP: PerLoop[_LoopClients] = PerLoop(_LoopClients)
 
 
 class BatchStreamAsyncHook(GoogleBaseAsyncHook):
@@ -331,10 +490,13 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
         retry_deadline: float = DEFAULT_RETRY_DEADLINE,
         **kwargs: Any,
     ) -> None:
+        check_hook_arguments(
+            type(self).__name__, gcp_conn_id, impersonation_chain, api_version, retry_deadline
+        )
         super().__init__(
             gcp_conn_id=gcp_conn_id,
             impersonation_chain=impersonation_chain,
-            api_version=check_api_version(api_version),
+            api_version=api_version,
             **kwargs,
         )
         self.gcp_conn_id = gcp_conn_id
@@ -350,8 +512,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
 
     async def get_conn(self) -> Any:
         """Return the ``BatchServiceAsyncClient`` shared by this loop for this hook's key; build it once."""
-        loop = asyncio.get_running_loop()
-        entry = _CLIENTS_BY_LOOP.setdefault(loop, _LoopClients())
+        entry = _CLIENTS_BY_LOOP.get()
         key = self.client_key()
         client = entry.clients.get(key)
         if client is not None:
@@ -384,6 +545,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
         :param name: ``projects/P/locations/L/jobs/ID``.
         :param deadline: at most this many seconds of retrying (less than the hook's own bound).
         """
+        check_job_call("BatchStreamAsyncHook.get_job", name, deadline)
         return await self._call("get_job", deadline, name=name)
 
     async def cancel_job(self, name: str, deadline: float | None = None) -> Any:
@@ -393,4 +555,5 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
         :param name: ``projects/P/locations/L/jobs/ID``.
         :param deadline: at most this many seconds of retrying (less than the hook's own bound).
         """
+        check_job_call("BatchStreamAsyncHook.cancel_job", name, deadline)
         return await self._call("cancel_job", deadline, name=name)

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
-from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
+from airflow_batchstream.arguments import MAX_LABELS, ArgumentCheck
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
+from airflow_batchstream.preflight import PREFLIGHT_MODES
+from airflow_batchstream.validation import VALIDATION_MODES
+from airflow_batchstream.validation.violations import ImageStreamingValidationError, Violation
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_batchstream.tries import TryRecords
     from airflow_batchstream.watch import JobWatcher
+
+#: Arguments that only build a job from ``image_uri``; with ``job`` they would be silently ignored.
+CONVENIENCE_ONLY = ("commands", "entrypoint", "volumes", "parallelism", "environment", "machine_type")
 
 
 class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
@@ -51,8 +60,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
     :param environment: environment variables of every task (templated).
     :param machine_type: Compute Engine machine type, such as ``e2-standard-4`` (templated).
     :param labels: labels added to the job, besides the ones naming the Airflow task (templated).
-    :param job_id: the Batch job id; by default one derived from DAG, task, run, map index and try
-        (templated).
+    :param job_id: the Batch job id; by default one derived from DAG, task, run, map index and try;
+        a given one gets ``-<map index>`` in a mapped task and ``-tN`` after try 1, and a job under
+        it that another run, task or map index made fails the task (templated).
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
     :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
@@ -132,20 +142,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if (job is None) == (image_uri is None):
-            raise ValueError(
-                f"{self.task_id}: give either job= (a whole job specification) or image_uri= "
-                "(with commands=, entrypoint=, ... to build one), not both and not neither."
-            )
-        check_api_version(api_version)
-        if timeout is not None and timeout <= 0:
-            raise ValueError(
-                f"{self.task_id}: timeout must be a positive number of seconds, not {timeout!r}."
-            )
-        if max_log_lines < 0:
-            raise ValueError(f"{self.task_id}: max_log_lines must be 0 or more, not {max_log_lines!r}.")
-        if poll_interval <= 0:
-            raise ValueError(f"{self.task_id}: poll_interval must be positive, not {poll_interval!r}.")
         self.region = region
         self.project_id = project_id
         self.job = job
@@ -163,11 +159,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.impersonation_chain = impersonation_chain
         self.api_version = api_version
         self.poll_interval = poll_interval
-        if validation not in ("strict", "warn", "off") or preflight not in ("warn", "strict", "off"):
-            raise ValueError(
-                f"{self.task_id}: validation= takes 'strict', 'warn' or 'off' and preflight= takes "
-                f"'warn', 'strict' or 'off'; got {validation!r} and {preflight!r}."
-            )
         self.validation = validation
         self.preflight = preflight
         # BaseOperator already has a dry_run() method: keep the flag under another name.
@@ -181,9 +172,91 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.max_log_lines = max_log_lines
         self._job_name: str | None = None
         self._watcher: JobWatcher | None = None
+        self._check_settings()
 
-    def job_spec(self) -> Any:
-        """Return the job as given: ``job``, or the dict the convenience arguments build."""
+    def _check_settings(self) -> None:
+        """Refuse bad arguments that are not templated, all at once, when the DAG is parsed."""
+        check = ArgumentCheck()
+        if (self.job is None) == (self.image_uri is None):
+            check.violations.append(
+                Violation(
+                    "job",
+                    "bad-argument",
+                    "give either job= (a whole job specification) or image_uri= (with commands=, ... to "
+                    "build one), not both and not neither",
+                )
+            )
+        check.text("gcp_conn_id", self.gcp_conn_id, required=True)
+        check.choice("api_version", self.api_version, API_VERSIONS)
+        check.number("poll_interval", self.poll_interval)
+        check.choice("validation", self.validation, VALIDATION_MODES)
+        check.choice("preflight", self.preflight, PREFLIGHT_MODES)
+        for name in ("wait_for_completion", "cancel_on_kill", "retry_on_cancel", "fetch_logs"):
+            check.flag(name, getattr(self, name))
+        check.flag("dry_run", self.is_dry_run)
+        check.flag("deferrable", self.deferrable)
+        check.integer("max_log_lines", self.max_log_lines, minimum=0)
+        if not isinstance(self.task_count, str):  # a template string is checked once rendered
+            check.integer("task_count", self.task_count, minimum=1)
+        if not isinstance(self.parallelism, str):
+            check.integer("parallelism", self.parallelism, minimum=1, required=False)
+        if not isinstance(self.timeout, str):
+            check.number("timeout", self.timeout, required=False)
+        check.raise_if_any(self.task_id)
+
+    def _check_templated(self) -> str:
+        """
+        Refuse bad templated arguments after rendering, before any network call; return the project.
+
+        Every problem is reported at once; numeric strings (templating without native rendering)
+        become numbers.
+        """
+        from airflow_batchstream.spec import AIRFLOW_LABEL_KEYS
+
+        check = ArgumentCheck()
+        check.region("region", self.region)
+        project_id = check.project_id("project_id", self.project_id)
+        check.job_id("job_id", self.job_id)
+        check.accounts("impersonation_chain", self.impersonation_chain)
+        check.labels("labels", self.labels, reserved=AIRFLOW_LABEL_KEYS)
+        self.timeout = check.number("timeout", self.timeout, required=False)
+        if self.job is None:
+            check.text("image_uri", self.image_uri, required=True)
+            check.strings("commands", self.commands, example='["--date", "{{ ds }}"]')
+            check.text("entrypoint", self.entrypoint)
+            check.strings("volumes", self.volumes, example='["/mnt/disks/share:/share:ro"]')
+            check.environment("environment", self.environment)
+            check.text("machine_type", self.machine_type)
+            task_count = check.integer("task_count", self.task_count, minimum=1)
+            self.parallelism = check.integer("parallelism", self.parallelism, minimum=1, required=False)
+            self.task_count = task_count or self.task_count
+        else:
+            for name in CONVENIENCE_ONLY:
+                if getattr(self, name) is not None:
+                    check.violations.append(
+                        Violation(
+                            name,
+                            "bad-argument",
+                            "is used only to build a job from image_uri=, and job= is given",
+                            "put it into the job specification, or give image_uri= instead of job=",
+                        )
+                    )
+        if not check.violations and project_id is None:
+            project_id = self.hook.project_id
+            if not project_id:
+                check.violations.append(
+                    Violation(
+                        "project_id",
+                        "bad-project-id",
+                        f"not given, and connection {self.gcp_conn_id!r} names no project",
+                        "give project_id=, or set project in the connection's extra",
+                    )
+                )
+        check.raise_if_any(self.task_id)
+        return str(project_id)
+
+    def _job_source(self) -> Any:
+        """Return ``job`` as given, or the dict the convenience arguments build."""
         from airflow_batchstream.spec import convenience_job
 
         if self.job is not None:
@@ -199,75 +272,96 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             machine_type=self.machine_type,
         )
 
-    def build_job(self) -> Any:
-        """Return the ``Job`` proto this task submits, from ``job`` or the convenience arguments."""
-        from airflow_batchstream.spec import parse_job
-
-        job = parse_job(self.job_spec(), self.api_version)
-        if self.timeout is not None:
-            for group in job.task_groups:
-                if "max_run_duration" not in group.task_spec:
-                    group.task_spec.max_run_duration = timedelta(seconds=self.timeout)
-        return job
-
     def execute(self, context: Context) -> dict[str, Any] | None:
-        from airflow_batchstream.preflight.submission import check_submission
-        from airflow_batchstream.summary import summarize_job
+        """
+        Check, build (once), validate, preflight and submit the job; wait for it as configured.
 
-        check_submission(
-            self.hook,
-            self.job_spec(),
-            region=self.region,
-            job_id=self.job_id,
-            project_id=self.project_id,
-            validation=self.validation,
-            preflight=self.preflight,
-            log=self.log,
-        )
+        :param context: the task's context.
+        """
+        from airflow_batchstream.summary import summarize_job
+        from airflow_batchstream.tries import TryRecords
+
+        project_id = self._check_templated()
+        job_id = self._job_id_for_try(context, context["ti"].try_number)
+        inspection = self.hook.inspect_job(self._job_source(), region=self.region, job_id=job_id)
+        inspection.enforce(self.validation, self.log)
+        job = self._finish_job(inspection.job, context)
+        self.hook.run_preflight(inspection, project_id=project_id, mode=self.preflight, log=self.log)
         if self.is_dry_run:
-            return self._dry_run(context)
-        job = self._submit_or_reattach(context)
-        self._job_name = job.name
-        self._persist_links(context, job)
-        if not self.wait_for_completion:
-            return summarize_job(job)
-        deadline = self._deadline(job)
-        if self.deferrable:
-            return self._defer(context, job, deadline)
-        return self.execute_complete(context, self._wait_sync(job, deadline))
+            from airflow_batchstream.preflight.submission import dry_run_result
+
+            return dry_run_result(job, job_id=job_id, region=self.region, project_id=project_id, log=self.log)
+        records = TryRecords(context)
+        with self._try_ends(records):
+            job = self._submit_or_reattach(context, records, job, job_id, project_id)
+            self._job_name = job.name
+            self._persist_links(context, job)
+            if not self.wait_for_completion:
+                return summarize_job(job)
+            deadline = self._deadline(job)
+            if self.deferrable:
+                return self._defer(context, job, deadline)
+            return self.execute_complete(context, self._wait_sync(job, deadline))
+
+    @contextlib.contextmanager
+    def _try_ends(self, records: TryRecords) -> Iterator[None]:
+        """Mark the try's job record ended when the try ends here (returns or raises), not when it defers."""
+        try:
+            yield
+        except TaskDeferred:
+            raise
+        except BaseException:
+            self._end_record(records)
+            raise
+        self._end_record(records)
+
+    def _end_record(self, records: TryRecords) -> None:
+        if self._job_name is None:
+            return
+        try:
+            records.end(self._job_name)
+        except Exception as error:  # the try's outcome stands; a later try then cannot reattach
+            self.log.warning("Could not record the end of this try's Batch job %s: %s", self._job_name, error)
 
     # ----------------------------------------------------------------- submission
 
     def _job_id_for_try(self, context: Context, try_number: int) -> str:
-        """Return the job id of one try: deterministic, or the user's ``job_id`` (``-tN`` after try 1)."""
+        """
+        Return the job id of one try: deterministic, or the user's ``job_id``.
+
+        A given ``job_id`` gets ``-<map index>`` in a mapped task (so ``.partial(job_id=...)`` cannot make
+        the map indexes share one job) and ``-tN`` after try 1 (a re-run never meets its own older job).
+        """
         from airflow_batchstream.spec import JOB_ID_MAX_LENGTH, make_job_id
 
         ti = context["ti"]
+        map_index = -1 if ti.map_index is None else ti.map_index
         if not self.job_id:
-            map_index = -1 if ti.map_index is None else ti.map_index
             return make_job_id(ti.dag_id, ti.task_id, ti.run_id, map_index, try_number)
-        if try_number == 1:
+        suffix = (f"-{map_index}" if map_index >= 0 else "") + (f"-t{try_number}" if try_number > 1 else "")
+        if not suffix:
             return self.job_id
-        suffix = f"-t{try_number}"
         return self.job_id[: JOB_ID_MAX_LENGTH - len(suffix)].rstrip("-") + suffix
 
-    def _submit_or_reattach(self, context: Context) -> Any:
+    def _submit_or_reattach(
+        self, context: Context, records: TryRecords, job: Any, job_id: str, project_id: str
+    ) -> Any:
         """
-        Return the job this try waits for: an earlier try's live or succeeded job, else a new one.
+        Return the job this try waits for: an earlier try's job if that try died, else ``job``, created.
 
         A CreateJob whose response was lost is retried with the same ``request_id`` (the service returns
-        the job it made); ALREADY_EXISTS (a create that landed before this process died) reads that job.
+        the job it made); ALREADY_EXISTS (a create that landed before this process died, or someone
+        else's job under a fixed ``job_id``) adopts that job only if its labels name this task instance.
         """
         from google.api_core.exceptions import AlreadyExists
 
         from airflow_batchstream.hooks.batch import job_path
 
-        project_id = self.project_id or self.hook.project_id
-        earlier = self._earlier_try_job(context, project_id)
+        earlier = self._earlier_job(context, records)
         if earlier is not None:
             return earlier
-        job_id = self._job_id_for_try(context, context["ti"].try_number)
-        job = self._labelled_job(context)
+        name = job_path(project_id, self.region, job_id)
+        records.begin(name)
         try:
             created = self.hook.submit_job(
                 job=job,
@@ -277,7 +371,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-batchstream/{project_id}/{job_id}")),
             )
         except AlreadyExists:
-            created = self.hook.get_job(job_path(project_id, self.region, job_id))
+            created = self.hook.get_job(name)
+            self._check_owner(context, created)
             self.log.info(
                 "Batch job %s already exists (an earlier attempt of this try created it); waiting for it.",
                 created.name,
@@ -286,50 +381,90 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.log.info("Submitted Batch job %s (uid %s).", created.name, created.uid)
         return created
 
-    def _labelled_job(self, context: Context) -> Any:
-        from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value, with_labels
+    def _check_owner(self, context: Context, job: Any) -> None:
+        """Refuse a job under this try's id that another run, task, map index or try created."""
+        from airflow_batchstream.tries import belongs_to, describe_owner
 
         ti = context["ti"]
-        airflow_labels = {
-            "airflow-dag-id": label_value(ti.dag_id),
-            "airflow-task-id": label_value(ti.task_id),
-            "airflow-run-id": label_value(ti.run_id),
-            "airflow-try-number": str(ti.try_number),
-            MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
-        }
-        if ti.map_index is not None and ti.map_index >= 0:
-            airflow_labels["airflow-map-index"] = str(ti.map_index)
-        return with_labels(self.build_job(), {**dict(self.labels or {}), **airflow_labels})
+        if belongs_to(job, ti) and job.labels.get("airflow-try-number") == str(ti.try_number):
+            return
+        owner = describe_owner(job.labels)
+        if belongs_to(job, ti):
+            owner += f", try {job.labels.get('airflow-try-number', '?')}"
+        raise AirflowFailException(
+            f"Batch job {job.name} already exists and belongs to {owner}, not to this task instance "
+            f"(DAG {ti.dag_id}, task {ti.task_id}, run {ti.run_id}, map index {ti.map_index}, try "
+            f"{ti.try_number}); it is not adopted. A fixed job_id names the same job in every run: make it "
+            'unique per run with a template, such as job_id="nightly-{{ ds_nodash }}", or leave job_id unset.'
+        )
 
-    def _dry_run(self, context: Context) -> dict[str, Any]:
-        """Log the job this try would submit and return what a dry run reports; no API call."""
-        from airflow_batchstream.preflight.submission import dry_run_result
+    def _earlier_job(self, context: Context, records: TryRecords) -> Any:
+        """
+        Return the recorded job of a try that died (active: reattach; SUCCEEDED: return), else ``None``.
 
-        job_id = self._job_id_for_try(context, context["ti"].try_number)
-        project_id = self.project_id or self.hook.project_id
-        job = self._labelled_job(context)
-        return dry_run_result(job, job_id=job_id, region=self.region, project_id=project_id, log=self.log)
+        A recorded job the task instance no longer owns in Airflow (that try ended, or the task was cleared)
+        is never adopted; if it is still active it is cancelled, so one task instance never has two live jobs.
+        """
+        from google.api_core.exceptions import GoogleAPICallError, NotFound
 
-    def _earlier_try_job(self, context: Context, project_id: str) -> Any:
-        """Return the newest earlier try's job that is still active or succeeded, else ``None``."""
-        from google.api_core.exceptions import NotFound
-
-        from airflow_batchstream.hooks.batch import job_path
         from airflow_batchstream.outcome import ACTIVE_STATES
         from airflow_batchstream.summary import state_name
+        from airflow_batchstream.tries import belongs_to
 
-        for try_number in range(context["ti"].try_number - 1, 0, -1):
-            name = job_path(project_id, self.region, self._job_id_for_try(context, try_number))
+        earlier = records.earlier()
+        if earlier is None:
+            return None
+        name, adoptable = earlier
+        try:
+            job = self.hook.get_job(name)
+        except NotFound:
+            return None
+        state = state_name(job)
+        if not belongs_to(job, context["ti"]):
+            return None  # someone else's job under a fixed job_id: never adopted, never cancelled
+        if adoptable and (state in ACTIVE_STATES or state == "SUCCEEDED"):
+            self.log.info("Reattaching to Batch job %s of a try that did not end, which is %s.", name, state)
+            return job
+        if state in ACTIVE_STATES:
+            self.log.warning(
+                "Cancelling Batch job %s (%s) of an earlier try: this try re-runs the task with a new job.",
+                name,
+                state,
+            )
             try:
-                job = self.hook.get_job(name)
-            except NotFound:
-                continue
-            state = state_name(job)
-            if state in ACTIVE_STATES or state == "SUCCEEDED":
-                self.log.info("Reattaching to Batch job %s of try %d, which is %s.", name, try_number, state)
-                return job
-            self.log.info("Batch job %s of try %d ended %s; leaving it alone.", name, try_number, state)
+                self.hook.cancel_job(name)
+            except GoogleAPICallError as error:
+                self.log.warning("Cancelling Batch job %s failed: %s", name, error)
+        else:
+            self.log.info("Batch job %s of an earlier try is %s; submitting a new job.", name, state)
         return None
+
+    def _finish_job(self, job: Any, context: Context) -> Any:
+        """
+        Complete the parsed job in place: ``timeout`` as ``max_run_duration``, then the labels.
+
+        :raises ImageStreamingValidationError: the labels would exceed Batch's limit.
+        """
+        from airflow_batchstream.spec import airflow_labels, with_labels
+
+        if self.timeout is not None:
+            for group in job.task_groups:
+                if "max_run_duration" not in group.task_spec:
+                    group.task_spec.max_run_duration = timedelta(seconds=self.timeout)
+        with_labels(job, {**dict(self.labels or {}), **airflow_labels(context["ti"])})
+        if len(job.labels) > MAX_LABELS:
+            raise ImageStreamingValidationError(
+                [
+                    Violation(
+                        "labels",
+                        "too-many-labels",
+                        f"the job would carry {len(job.labels)} labels (its own, labels= and the "
+                        f"operator's); Batch allows {MAX_LABELS}",
+                        "drop labels from the job or from labels=",
+                    )
+                ]
+            )
+        return job
 
     @staticmethod
     def _persist_links(context: Context, job: Any) -> None:
@@ -421,9 +556,15 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         :param context: the task's context.
         :param event: the trigger's (or the synchronous wait's) event payload.
         """
-        from airflow_batchstream.outcome import ENDED, TIMEOUT
+        from airflow_batchstream.tries import TryRecords
 
         self._job_name = event["job_name"]
+        with self._try_ends(TryRecords(context)):
+            return self._result(event)
+
+    def _result(self, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow_batchstream.outcome import ENDED, TIMEOUT
+
         self._report_end(event.get("summary"))  # its last progress line says "is SUCCEEDED" on success
         if event["status"] == ENDED and event["state"] == "SUCCEEDED":
             return event["summary"]

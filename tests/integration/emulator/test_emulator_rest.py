@@ -93,7 +93,7 @@ def test_async_batch_client_helper(batch_emulator: BatchEmulator) -> None:
     assert asyncio.run(scenario()) == f"{PARENT}/jobs/async-helper"
 
 
-def test_helpers_say_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_helpers_say_what_is_missing(monkeypatch: pytest.MonkeyPatch, allow_google_calls: None) -> None:
     monkeypatch.delenv("BATCH_EMULATOR_HOST", raising=False)
     with pytest.raises(ValueError, match="BATCH_EMULATOR_HOST"):
         batch_client()
