@@ -121,3 +121,13 @@ def test_cloud_logging_logger_list_entries_reads_task_logs(batch_emulator: Batch
     )
     times = [e.timestamp for e in newest]
     assert len(times) == 2 and times == sorted(times, reverse=True)
+
+
+def test_rest_face_requires_the_access_token_when_set() -> None:
+    with BatchEmulator(access_token="s3cret") as emulator:
+        base = rest_endpoint(emulator.address, "s3cret")
+        refused = requests.get(f"{base}/v1/{PARENT}/jobs", timeout=10)
+        assert refused.status_code == 401 and refused.json()["error"]["status"] == "UNAUTHENTICATED"
+        client = batch_client("v1", "rest", address=emulator.address, token="s3cret")
+        job = client.create_job(parent=PARENT, job_id="with-token", job=container_job(batch_v1))
+        assert emulator.client("v1").get_job(name=job.name).uid == job.uid
