@@ -158,12 +158,9 @@ class BatchStreamHook(GoogleBaseHook):
     :param gcp_conn_id: Airflow connection with the Google credentials (key file, ADC, ...).
     :param impersonation_chain: service account to impersonate, or a chain of them, ending in the
         account whose access token is used.
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (generally available).
+    :param api_version: ``"v1"`` (default, generally available) or ``"v1alpha"``.
     :param retry_deadline: seconds one call may spend retrying transient errors.
     """
-
-    conn_type = "google_cloud_batchstream"
-    hook_name = "Google Cloud Batch (image streaming)"
 
     def __init__(
         self,
@@ -476,7 +473,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
 
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them.
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     :param retry_deadline: seconds one call may spend retrying transient errors.
     """
 

@@ -75,7 +75,7 @@ class BatchStreamListJobsOperator(BatchStreamHookMixin, BaseOperator):
     :param limit: return at most this many jobs; ``None`` for all.
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     """
 
     template_fields: Sequence[str] = (
@@ -177,7 +177,7 @@ class BatchStreamListTasksOperator(BatchStreamHookMixin, BaseOperator):
     :param states: task states to list, such as ``["FAILED"]``; all when not given.
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     """
 
     template_fields: Sequence[str] = ("job_name", "project_id", "region", "job_id", "impersonation_chain")
