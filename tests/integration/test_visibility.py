@@ -83,6 +83,8 @@ def test_max_log_lines_caps_the_output_and_says_that_more_was_left_out(batch_emu
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "trigger"])
+# Queued long enough that a deferred task's first look still finds QUEUED on a loaded machine.
+@pytest.mark.batch_emulator(queued_seconds=3)
 def test_progress_lines_appear_once_per_change(batch_emulator, capfd, deferrable):
     dag_id = f"progress_lines_{'trigger' if deferrable else 'sync'}"
     dag_run = operator_dag(dag_id, image_uri=IMAGE, task_count=2, deferrable=deferrable).test()
