@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -295,7 +295,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         with self._try_ends(records):
             job = self._submit_or_reattach(context, records, job, job_id, project_id)
             self._job_name = job.name
-            self._persist_links(context, job)
+            self._quietly("storing the job's links", self._persist_links, context, job)
             if not self.wait_for_completion:
                 return summarize_job(job)
             deadline = self._deadline(job)
@@ -490,12 +490,16 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         from airflow_batchstream.polling import poll_delays
         from airflow_batchstream.watch import JobWatcher
 
-        self._watcher = JobWatcher.for_job(self.log, self.hook, job, self.fetch_logs, self.max_log_lines)
+        try:
+            self._watcher = JobWatcher.for_job(self.log, self.hook, job, self.fetch_logs, self.max_log_lines)
+        except Exception as error:
+            self._output_failed(job.name, error)
+            self._watcher = JobWatcher(self.log, None)
         for delay in poll_delays(self.poll_interval):
             event = ended_event(job)
             if event is not None:
                 return event
-            self._watcher.observe(job)
+            self._observe(job)
             if deadline is not None and time.time() >= deadline:
                 return self._expire(job)
             time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.time())))
@@ -508,6 +512,23 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                     return self._expire(job)
                 return error_event(job.name, error)
         raise AssertionError("poll_delays never ends")
+
+    def _observe(self, job: Any) -> None:
+        """Show the job's progress and new output; a failing log reader is dropped after one warning."""
+        assert self._watcher is not None
+        try:
+            self._watcher.observe(job)
+        except Exception as error:
+            self._output_failed(job.name, error)
+            self._watcher.fetcher = None
+
+    def _output_failed(self, job_name: str, error: Exception) -> None:
+        self.log.warning(
+            "Showing the output of Batch job %s failed (%s: %s); the wait goes on without it.",
+            job_name,
+            type(error).__name__,
+            error,
+        )
 
     def _expire(self, job: Any) -> dict[str, Any]:
         from google.api_core.exceptions import GoogleAPICallError
@@ -576,17 +597,40 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         raise AirflowException(message)
 
     def _report_end(self, summary: dict[str, Any] | None) -> None:
-        """Log the job's last progress, its remaining output and its times; send its metrics."""
+        """Log the job's last progress, its remaining output and its times; send its metrics.
+
+        Neither can fail the task: each failure is one warning.
+        """
         from airflow_batchstream.metrics import emit_job_metrics
         from airflow_batchstream.watch import report_resumed
 
         if not summary or "uid" not in summary:
             return  # the job vanished or could not be read: nothing more to show
         if self._watcher is not None:
-            self._watcher.finish(summary)
+            self._quietly("showing the job's last output and times", self._watcher.finish, summary)
         else:
-            report_resumed(self.log, self.hook, summary, self.fetch_logs, self.max_log_lines)
-        emit_job_metrics(summary)
+            self._quietly(
+                "showing the job's output and times",
+                report_resumed,
+                self.log,
+                self.hook,
+                summary,
+                self.fetch_logs,
+                self.max_log_lines,
+            )
+        self._quietly("sending the job's metrics", emit_job_metrics, summary)
+
+    def _quietly(self, what: str, action: Callable[..., Any], *args: Any) -> None:
+        """Run a side effect of the wait (links, output, metrics); a failure only warns."""
+        try:
+            action(*args)
+        except Exception as error:
+            self.log.warning(
+                "%s failed (%s: %s); the task's outcome is not affected.",
+                what.capitalize(),
+                type(error).__name__,
+                error,
+            )
 
     def on_kill(self) -> None:
         """Cancel the job when the task is killed, unless ``cancel_on_kill`` is off."""
