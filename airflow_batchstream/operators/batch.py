@@ -10,7 +10,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowTaskTimeout,
+    TaskDeferred,
+)
 
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import MAX_LABELS, ArgumentCheck
@@ -504,7 +509,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 return self._expire(job)
             time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.time())))
             try:
-                job = self.hook.get_job(job.name, None if deadline is None else deadline - time.time())
+                job = self.hook.get_job(
+                    job.name, None if deadline is None else max(0.0, deadline - time.time())
+                )
             except NotFound:
                 return vanished_event(job.name)
             except GoogleAPICallError as error:
@@ -542,6 +549,13 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             return timeout_event(job.name, job, cancelled=False, cancel_error=str(error))
         return timeout_event(job.name, job, cancelled=True)
 
+    def _execution_deadline(self, context: Context) -> float | None:
+        """Return when ``execution_timeout`` ends this try (its start plus the timeout), or ``None``."""
+        start = getattr(context.get("ti"), "start_date", None)
+        if self.execution_timeout is None or start is None:
+            return None
+        return start.timestamp() + self.execution_timeout.total_seconds()
+
     def _defer(self, context: Context, job: Any, deadline: float | None) -> dict[str, Any] | None:
         """Finish now if the job already ended, else hand the wait to the trigger."""
         from airflow_batchstream.outcome import ended_event
@@ -551,6 +565,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         if event is not None:
             return self.execute_complete(context, event)
         self.log.info("Deferring: the triggerer waits for Batch job %s.", job.name)
+        # Airflow does not enforce execution_timeout while a task is deferred: the trigger does.
+        ends = [end for end in (deadline, self._execution_deadline(context)) if end is not None]
         self.defer(
             trigger=BatchStreamJobTrigger(
                 job_name=job.name,
@@ -558,7 +574,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 impersonation_chain=self.impersonation_chain,
                 api_version=self.api_version,
                 poll_interval=self.poll_interval,
-                deadline=deadline,
+                deadline=min(ends, default=None),
                 cancel_on_deadline=True,
                 cancel_on_kill=self.cancel_on_kill,
             ),
@@ -581,9 +597,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
 
         self._job_name = event["job_name"]
         with self._try_ends(TryRecords(context)):
-            return self._result(event)
+            return self._result(context, event)
 
-    def _result(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _result(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         from airflow_batchstream.outcome import ENDED, TIMEOUT
 
         self._report_end(event.get("summary"))  # its last progress line says "is SUCCEEDED" on success
@@ -591,6 +607,10 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             return event["summary"]
         message = event["message"]
         if event["status"] == TIMEOUT:
+            execution_deadline = self._execution_deadline(context)
+            if execution_deadline is not None and time.time() >= execution_deadline:
+                # What Airflow's own timeout raises: failed, or retried if the task has retries.
+                raise AirflowTaskTimeout(f"execution_timeout={self.execution_timeout} passed. {message}")
             raise AirflowException(f"timeout={self.timeout}s passed. {message}")
         if event["state"] in ("CANCELLED", "CANCELLATION_IN_PROGRESS") and not self.retry_on_cancel:
             raise AirflowFailException(f"{message} A cancelled job is not retried (retry_on_cancel=False).")
