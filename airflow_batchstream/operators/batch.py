@@ -52,16 +52,16 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
 
     :param region: Batch region to run in, such as ``us-central1`` (templated).
     :param project_id: Google Cloud project; defaults to the connection's project (templated).
-    :param job: the whole job: a dict in REST JSON (camelCase, as ``gcloud batch jobs submit
-        --config`` takes it) or snake_case form, a JSON string, or a ``Job`` proto (templated,
-        down to nested values).
+    :param job: the whole job: a ``.json``, ``.yaml`` or ``.yml`` file on the DAG's template search
+        path, a dict in REST JSON (camelCase, as ``gcloud batch jobs submit --config`` takes it) or
+        snake_case form, a JSON string, or a ``Job`` proto (templated, down to nested values).
     :param image_uri: Artifact Registry image to stream; builds the job from the arguments below
         (templated).
     :param commands: container commands, i.e. the entrypoint's arguments (templated).
     :param entrypoint: overrides the image's entrypoint (templated).
     :param volumes: ``"host_path:container_path[:mode]"`` mounts (templated).
-    :param task_count: how many tasks run the container.
-    :param parallelism: how many tasks may run at once; Batch decides when not given.
+    :param task_count: how many tasks run the container (templated).
+    :param parallelism: how many tasks may run at once; Batch decides when not given (templated).
     :param environment: environment variables of every task (templated).
     :param machine_type: Compute Engine machine type, such as ``e2-standard-4`` (templated).
     :param labels: labels added to the job, besides the ones naming the Airflow task (templated).
@@ -70,7 +70,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         it that another run, task or map index made fails the task (templated).
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
+    :param api_version: ``"v1"`` (default: the generally available API) or ``"v1alpha"``.
     :param poll_interval: the longest wait, in seconds, between two looks at the job; the first
         looks come sooner (0.5 s, doubling up to this).
     :param validation: image-streaming validation before any API call: ``"strict"`` (default: any
@@ -84,7 +84,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         ``[operators] default_deferrable`` setting when the operator is built.
     :param wait_for_completion: wait for the job to end; ``False`` returns the summary right after
         submission.
-    :param timeout: seconds the job may take from its creation; written into the job as every task
+    :param timeout: seconds the job may take from its creation (templated); written into the job as every task
         group's ``max_run_duration`` (unless the job sets one) and enforced here: when it passes, the
         job is cancelled and the try fails.
     :param cancel_on_kill: cancel the job when the task is killed (``on_kill``, or the trigger's).
@@ -110,7 +110,13 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         "labels",
         "job_id",
         "impersonation_chain",
+        "task_count",
+        "parallelism",
+        "timeout",
     )
+    #: ``job="jobs/etl.json"`` (or ``.yaml``/``.yml``) is read from the DAG's template search path.
+    template_ext: Sequence[str] = (".json", ".yaml", ".yml")
+    template_fields_renderers = {"job": "json"}
     ui_color = "#d4e4fc"
     operator_extra_links = (BatchStreamJobLink(), BatchStreamJobLogsLink())
 
@@ -175,6 +181,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.retry_on_cancel = retry_on_cancel
         self.fetch_logs = fetch_logs
         self.max_log_lines = max_log_lines
+        #: The file ``job`` names (read from the template search path), if it names one.
+        self._job_file = job if isinstance(job, str) and job.endswith(tuple(self.template_ext)) else None
         self._job_name: str | None = None
         self._watcher: JobWatcher | None = None
         self._check_settings()
@@ -260,11 +268,60 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         check.raise_if_any(self.task_id)
         return str(project_id)
 
+    # ----------------------------------------------------------------- templating
+
+    def resolve_template_files(self) -> None:
+        """Read ``job`` from the DAG's template search path when it names a file; no other field does."""
+        if self._job_file is not None and self.job == self._job_file:
+            env = self.get_template_env()
+            self.job = env.loader.get_source(env, self._job_file)[0]  # type: ignore[union-attr]
+        self.prepare_template()
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """
+        Render the templated fields; a ``Job`` proto given as ``job`` is rendered as a dict.
+
+        The dict is parsed back into a ``Job`` once, by :meth:`execute`.
+
+        :param context: the task's context.
+        :param jinja_env: the Jinja environment to use.
+        """
+        from airflow_batchstream.spec import is_job_proto, job_to_dict
+
+        if is_job_proto(self.job):
+            self.job = job_to_dict(self.job)
+        super().render_template_fields(context, jinja_env)
+
+    def render_template(
+        self, content: Any, context: Context, jinja_env: Any = None, seen_oids: set[int] | None = None
+    ) -> Any:
+        """
+        Render a value; only ``job`` is read from a file, a value ending in ``.json`` or ``.yaml`` is text.
+
+        :param content: the value.
+        :param context: the task's context.
+        :param jinja_env: the Jinja environment to use.
+        :param seen_oids: values already rendered.
+        """
+        if (
+            isinstance(content, str)
+            and content != self._job_file
+            and content.endswith(tuple(self.template_ext))
+        ):
+            return (jinja_env or self.get_template_env()).from_string(content).render(context)
+        return super().render_template(content, context, jinja_env, seen_oids)
+
     def _job_source(self) -> Any:
-        """Return ``job`` as given, or the dict the convenience arguments build."""
-        from airflow_batchstream.spec import convenience_job
+        """Return ``job`` as given (a YAML file's text as a dict), or the convenience arguments' dict."""
+        from airflow_batchstream.spec import JobSpecError, convenience_job, load_yaml_job
 
         if self.job is not None:
+            if isinstance(self.job, str) and (self._job_file or "").endswith((".yaml", ".yml")):
+                try:
+                    return load_yaml_job(self.job, self._job_file or "")
+                except JobSpecError as error:
+                    problem = Violation("", "parse-error", str(error).removeprefix("job: "))
+                    raise ImageStreamingValidationError([problem]) from None
             return self.job
         return convenience_job(
             image_uri=self.image_uri or "",

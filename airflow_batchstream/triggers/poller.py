@@ -33,6 +33,7 @@ from typing import Any
 
 from airflow_batchstream.loop_cache import PerLoop
 from airflow_batchstream.outcome import ENDING_STATES, NOT_FOUND
+from airflow_batchstream.polling import effective_poll_interval
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +149,9 @@ class SharedJobPoller:
 
         :param job_name: ``projects/P/locations/R/jobs/ID`` in this poller's project and region.
         :param poll_interval: the longest time, in seconds, a change of the job's state may go
-            unnoticed; the group polls at the shortest interval among its watchers, each round
-            started early by the longest of the recent rounds.
+            unnoticed (at most ``BATCHSTREAM_MAX_POLL_INTERVAL`` when set); the group polls at the
+            shortest interval among its watchers, each round started early by the longest of the
+            recent rounds.
         :raises google.api_core.exceptions.NotFound: the job vanished (deleted under the watcher).
         :raises google.api_core.exceptions.GoogleAPICallError: a permanent error reading the job.
         """
@@ -157,7 +159,7 @@ class SharedJobPoller:
             raise ValueError(f"{job_name!r} is not a job of {self.group.parent}")
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive, not {poll_interval!r}")
-        watch = _Watch(job_name, poll_interval)
+        watch = _Watch(job_name, effective_poll_interval(poll_interval))
         self._watches.setdefault(job_name, set()).add(watch)
         self._ensure_running()
         try:

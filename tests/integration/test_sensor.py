@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from dag_files import dags_folder, load_dag
+from dag_files import dags_folder, load_dag, task_xcoms
 from waiting_helpers import create_job
 
 from airflow_batchstream.emulator import Scenario
+from airflow_batchstream.links.batch import JOB_LINKS
 from airflow_batchstream.sensors.batch import BatchStreamJobSensor
 
 pytestmark = pytest.mark.integration
@@ -33,11 +34,16 @@ MODE_KWARGS = {
 MODES = pytest.mark.parametrize("mode", list(MODE_KWARGS))
 
 
-def sense(dag_id: str, mode: str, kwargs: str) -> str:
-    """Write and run a one-sensor DAG; return the sensor's final state."""
+def sense_run(dag_id: str, mode: str, kwargs: str):
+    """Write and run a one-sensor DAG; return the run."""
     source = DAG_SOURCE.format(dag_id=dag_id, kwargs=f"{MODE_KWARGS[mode]}, {kwargs}")
     (dags_folder() / f"{dag_id}.py").write_text(source)
-    (ti,) = load_dag(dag_id).test().get_task_instances()
+    return load_dag(dag_id).test()
+
+
+def sense(dag_id: str, mode: str, kwargs: str) -> str:
+    """Write and run a one-sensor DAG; return the sensor's final state."""
+    (ti,) = sense_run(dag_id, mode, kwargs).get_task_instances()
     return ti.state
 
 
@@ -100,6 +106,20 @@ def test_target_state_running_is_reached_in_the_trigger(batch_emulator):
     assert (
         sense("until_running", "deferrable", f"job_name={name!r}, target_states={{'RUNNING'}}") == "success"
     )
+
+
+@MODES
+def test_sensor_shows_the_submit_operators_links_once_it_knows_the_job(batch_emulator, mode):
+    name = held_job(batch_emulator, f"linked-{mode}")
+    uid = batch_emulator.client().get_job(name=name).uid
+    after_first_look(batch_emulator, lambda: batch_emulator.release_job(name))
+    dag_run = sense_run(f"linked_{mode}", mode, f"job_name={name!r}")
+    assert dag_run.state == "success"
+    xcoms = task_xcoms(dag_run, "sense")
+    assert {key: xcoms[key] for key in (link.key for link in JOB_LINKS)} == {
+        link.key: link.url(name, uid) for link in JOB_LINKS
+    }
+    assert [type(link) for link in BatchStreamJobSensor.operator_extra_links] == list(JOB_LINKS)
 
 
 def test_bad_arguments_are_refused_before_any_call():
