@@ -5,12 +5,17 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowTaskTimeout,
+    TaskDeferred,
+)
 
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import MAX_LABELS, ArgumentCheck
@@ -352,7 +357,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         with self._try_ends(records):
             job = self._submit_or_reattach(context, records, job, job_id, project_id)
             self._job_name = job.name
-            self._persist_links(context, job)
+            self._quietly("storing the job's links", self._persist_links, context, job)
             if not self.wait_for_completion:
                 return summarize_job(job)
             deadline = self._deadline(job)
@@ -547,12 +552,16 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         from airflow_batchstream.polling import poll_delays
         from airflow_batchstream.watch import JobWatcher
 
-        self._watcher = JobWatcher.for_job(self.log, self.hook, job, self.fetch_logs, self.max_log_lines)
+        try:
+            self._watcher = JobWatcher.for_job(self.log, self.hook, job, self.fetch_logs, self.max_log_lines)
+        except Exception as error:
+            self._output_failed(job.name, error)
+            self._watcher = JobWatcher(self.log, None)
         for delay in poll_delays(self.poll_interval):
             event = ended_event(job)
             if event is not None:
                 return event
-            self._watcher.observe(job)
+            self._observe(job)
             if deadline is not None and time.time() >= deadline:
                 return self._expire(job)
             time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.time())))
@@ -567,6 +576,23 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 return error_event(job.name, error)
         raise AssertionError("poll_delays never ends")
 
+    def _observe(self, job: Any) -> None:
+        """Show the job's progress and new output; a failing log reader is dropped after one warning."""
+        assert self._watcher is not None
+        try:
+            self._watcher.observe(job)
+        except Exception as error:
+            self._output_failed(job.name, error)
+            self._watcher.fetcher = None
+
+    def _output_failed(self, job_name: str, error: Exception) -> None:
+        self.log.warning(
+            "Showing the output of Batch job %s failed (%s: %s); the wait goes on without it.",
+            job_name,
+            type(error).__name__,
+            error,
+        )
+
     def _expire(self, job: Any) -> dict[str, Any]:
         from google.api_core.exceptions import GoogleAPICallError
 
@@ -579,6 +605,13 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             return timeout_event(job.name, job, cancelled=False, cancel_error=str(error))
         return timeout_event(job.name, job, cancelled=True)
 
+    def _execution_deadline(self, context: Context) -> float | None:
+        """Return when ``execution_timeout`` ends this try (its start plus the timeout), or ``None``."""
+        start = getattr(context.get("ti"), "start_date", None)
+        if self.execution_timeout is None or start is None:
+            return None
+        return start.timestamp() + self.execution_timeout.total_seconds()
+
     def _defer(self, context: Context, job: Any, deadline: float | None) -> dict[str, Any] | None:
         """Finish now if the job already ended, else hand the wait to the trigger."""
         from airflow_batchstream.outcome import ended_event
@@ -588,6 +621,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         if event is not None:
             return self.execute_complete(context, event)
         self.log.info("Deferring: the triggerer waits for Batch job %s.", job.name)
+        # Airflow does not enforce execution_timeout while a task is deferred: the trigger does.
+        ends = [end for end in (deadline, self._execution_deadline(context)) if end is not None]
         self.defer(
             trigger=BatchStreamJobTrigger(
                 job_name=job.name,
@@ -595,7 +630,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 impersonation_chain=self.impersonation_chain,
                 api_version=self.api_version,
                 poll_interval=self.poll_interval,
-                deadline=deadline,
+                deadline=min(ends, default=None),
                 cancel_on_deadline=True,
                 cancel_on_kill=self.cancel_on_kill,
             ),
@@ -618,9 +653,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
 
         self._job_name = event["job_name"]
         with self._try_ends(TryRecords(context)):
-            return self._result(event)
+            return self._result(context, event)
 
-    def _result(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _result(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         from airflow_batchstream.outcome import ENDED, TIMEOUT
 
         self._report_end(event.get("summary"))  # its last progress line says "is SUCCEEDED" on success
@@ -628,23 +663,50 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             return event["summary"]
         message = event["message"]
         if event["status"] == TIMEOUT:
+            execution_deadline = self._execution_deadline(context)
+            if execution_deadline is not None and time.time() >= execution_deadline:
+                # What Airflow's own timeout raises: failed, or retried if the task has retries.
+                raise AirflowTaskTimeout(f"execution_timeout={self.execution_timeout} passed. {message}")
             raise AirflowException(f"timeout={self.timeout}s passed. {message}")
         if event["state"] in ("CANCELLED", "CANCELLATION_IN_PROGRESS") and not self.retry_on_cancel:
             raise AirflowFailException(f"{message} A cancelled job is not retried (retry_on_cancel=False).")
         raise AirflowException(message)
 
     def _report_end(self, summary: dict[str, Any] | None) -> None:
-        """Log the job's last progress, its remaining output and its times; send its metrics."""
+        """Log the job's last progress, its remaining output and its times; send its metrics.
+
+        Neither can fail the task: each failure is one warning.
+        """
         from airflow_batchstream.metrics import emit_job_metrics
         from airflow_batchstream.watch import report_resumed
 
         if not summary or "uid" not in summary:
             return  # the job vanished or could not be read: nothing more to show
         if self._watcher is not None:
-            self._watcher.finish(summary)
+            self._quietly("showing the job's last output and times", self._watcher.finish, summary)
         else:
-            report_resumed(self.log, self.hook, summary, self.fetch_logs, self.max_log_lines)
-        emit_job_metrics(summary)
+            self._quietly(
+                "showing the job's output and times",
+                report_resumed,
+                self.log,
+                self.hook,
+                summary,
+                self.fetch_logs,
+                self.max_log_lines,
+            )
+        self._quietly("sending the job's metrics", emit_job_metrics, summary)
+
+    def _quietly(self, what: str, action: Callable[..., Any], *args: Any) -> None:
+        """Run a side effect of the wait (links, output, metrics); a failure only warns."""
+        try:
+            action(*args)
+        except Exception as error:
+            self.log.warning(
+                "%s failed (%s: %s); the task's outcome is not affected.",
+                what.capitalize(),
+                type(error).__name__,
+                error,
+            )
 
     def on_kill(self) -> None:
         """Cancel the job when the task is killed, unless ``cancel_on_kill`` is off."""
