@@ -24,6 +24,13 @@ SERVED = [
 ]
 
 
+def _repeated(field: Any) -> bool:
+    # Newer protobuf releases say so directly; older ones only through the label.
+    if hasattr(field, "is_repeated"):
+        return field.is_repeated
+    return field.label == field.LABEL_REPEATED
+
+
 def _mismatches(v1: Any, alpha: Any, path: str, seen: set[str]) -> list[str]:
     if v1.full_name in seen:
         return []
@@ -32,10 +39,10 @@ def _mismatches(v1: Any, alpha: Any, path: str, seen: set[str]) -> list[str]:
     problems = []
     for field in v1.fields:
         other = by_number.get(field.number)
-        if other is None or (other.name, other.type, other.is_repeated) != (
+        if other is None or (other.name, other.type, _repeated(other)) != (
             field.name,
             field.type,
-            field.is_repeated,
+            _repeated(field),
         ):
             problems.append(f"{path}.{field.name}")
             continue
