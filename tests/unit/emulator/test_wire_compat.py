@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from google.cloud import batch_v1, batch_v1alpha
 
+from airflow_batchstream.validation.structure import is_repeated
+
 SERVED = [
     "Job",
     "Task",
@@ -24,13 +26,6 @@ SERVED = [
 ]
 
 
-def _repeated(field: Any) -> bool:
-    # Newer protobuf releases say so directly; older ones only through the label.
-    if hasattr(field, "is_repeated"):
-        return field.is_repeated
-    return field.label == field.LABEL_REPEATED
-
-
 def _mismatches(v1: Any, alpha: Any, path: str, seen: set[str]) -> list[str]:
     if v1.full_name in seen:
         return []
@@ -39,10 +34,10 @@ def _mismatches(v1: Any, alpha: Any, path: str, seen: set[str]) -> list[str]:
     problems = []
     for field in v1.fields:
         other = by_number.get(field.number)
-        if other is None or (other.name, other.type, _repeated(other)) != (
+        if other is None or (other.name, other.type, is_repeated(other)) != (
             field.name,
             field.type,
-            _repeated(field),
+            is_repeated(field),
         ):
             problems.append(f"{path}.{field.name}")
             continue
