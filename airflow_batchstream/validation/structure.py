@@ -56,7 +56,8 @@ def is_repeated(field: FieldDescriptor) -> bool:
     """
     if hasattr(field, "is_repeated"):
         return bool(field.is_repeated)
-    return bool(field.label == field.LABEL_REPEATED)
+    old: Any = field  # newer protobuf type stubs no longer declare ``label``
+    return bool(old.label == old.LABEL_REPEATED)
 
 
 class StructureWalk:
