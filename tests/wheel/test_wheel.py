@@ -58,6 +58,11 @@ def airflow_env(venv_bin, tmp_path_factory):
     return env
 
 
+def _json_output(stdout: str):
+    # Airflow's CLI prints the JSON on one line; warnings (such as a missing graphviz) may come first.
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
 def test_sdist_carries_the_readme_and_the_license(dist):
     _, sdist = dist
     with tarfile.open(sdist) as archive:
@@ -88,7 +93,7 @@ def test_airflow_providers_list_shows_the_provider(venv_bin, airflow_env):
         text=True,
         timeout=300,
     )
-    providers = {provider["package_name"]: provider for provider in json.loads(listed.stdout)}
+    providers = {provider["package_name"]: provider for provider in _json_output(listed.stdout)}
     assert "airflow-batchstream" in providers, sorted(providers)
 
 
@@ -120,7 +125,7 @@ def test_example_dag_succeeds_against_the_installed_emulator(venv_bin, airflow_e
             text=True,
             timeout=300,
         )
-        assert [dag_run["state"] for dag_run in json.loads(runs.stdout)] == ["success"]
+        assert [dag_run["state"] for dag_run in _json_output(runs.stdout)] == ["success"]
         monkeypatch.setenv("BATCH_EMULATOR_HOST", address)
         jobs = list(build_batch_client("v1").list_jobs(parent=f"projects/{PROJECT}/locations/us-central1"))
         assert [job.status.state.name for job in jobs] == ["SUCCEEDED"]
