@@ -23,7 +23,11 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": "Google Cloud Batch image streaming",
-                "python-modules": ["airflow_batchstream.operators.batch"],
+                "python-modules": [
+                    "airflow_batchstream.operators.batch",
+                    "airflow_batchstream.operators.lifecycle",
+                    "airflow_batchstream.operators.listing",
+                ],
             }
         ],
         "sensors": [
@@ -44,20 +48,5 @@ def get_provider_info() -> dict:
         "extra-links": [
             "airflow_batchstream.links.batch.BatchStreamJobLink",
             "airflow_batchstream.links.batch.BatchStreamJobLogsLink",
-        ],
-        "connection-types": [
-            {
-                "hook-class-name": "airflow_batchstream.hooks.batch.BatchStreamHook",
-                "hook-name": "Google Cloud Batch (image streaming)",
-                "connection-type": "google_cloud_batchstream",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["host", "schema", "login", "password", "port"],
-                    "relabeling": {},
-                    "placeholders": {
-                        "extra": '{"project": "my-project", "key_path": "/path/key.json"} '
-                        "(any google_cloud_platform extra; leave empty for ADC)",
-                    },
-                },
-            }
         ],
     }
