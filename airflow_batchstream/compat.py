@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         AirflowFailException,
         AirflowSensorTimeout,
         AirflowSkipException,
+        TaskDeferred,
     )
 else:
     try:
@@ -25,6 +26,7 @@ else:
             AirflowFailException,
             AirflowSensorTimeout,
             AirflowSkipException,
+            TaskDeferred,
         )
     except ImportError:  # Airflow 3.1
         from airflow.configuration import conf
@@ -33,6 +35,7 @@ else:
             AirflowFailException,
             AirflowSensorTimeout,
             AirflowSkipException,
+            TaskDeferred,
         )
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "TaskDeferred",
     "conf",
     "stats",
 ]

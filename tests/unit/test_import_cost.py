@@ -37,12 +37,8 @@ def test_module_imports_no_google_cloud_or_grpc(module):
         "airflow_batchstream.operators",
         "airflow_batchstream.sensors",
         "airflow_batchstream.links",
-<<<<<<< HEAD
-        "airflow_batchstream.links.batch",  # the operator names its links at class level
-        "airflow_batchstream.airflow_version",  # the package refuses an unsupported Airflow at import
-=======
         "airflow_batchstream.links.batch",  # operators name their links at class level
->>>>>>> main
+        "airflow_batchstream.airflow_version",  # the package refuses an unsupported Airflow at import
         "airflow_batchstream.api_version",
         "airflow_batchstream.compat",
         "airflow_batchstream.deferral",
