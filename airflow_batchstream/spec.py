@@ -200,7 +200,9 @@ def with_labels(job: Any, labels: Mapping[str, str]) -> Any:
     :param labels: labels to add.
     """
     for key, value in labels.items():
-        job.labels.setdefault(key, value)
+        # Not labels.setdefault: protobuf 4's maps insert "" on the lookup it makes, and keep it.
+        if key not in job.labels:
+            job.labels[key] = value
     return job
 
 

@@ -10,15 +10,15 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import (
+
+from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
+from airflow_batchstream.arguments import MAX_LABELS, ArgumentCheck
+from airflow_batchstream.compat import (
     AirflowException,
     AirflowFailException,
     AirflowTaskTimeout,
     TaskDeferred,
 )
-
-from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
-from airflow_batchstream.arguments import MAX_LABELS, ArgumentCheck
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_batchstream.compat import AirflowException, AirflowFailException
 
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import ArgumentCheck

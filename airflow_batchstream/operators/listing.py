@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow_batchstream.compat import AirflowFailException
 
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import ArgumentCheck, shown

@@ -163,7 +163,11 @@ def test_the_ui_finds_the_links_of_the_serialized_dag(batch_emulator, monkeypatc
     # The API server never runs our get_link: it deserializes the DAG, which turns each link into an
     # XCom lookup by the link's name and xcom_key. Go the same way.
     from airflow.models.taskinstance import TaskInstance
-    from airflow.serialization.serialized_objects import DagSerialization
+
+    try:
+        from airflow.serialization.serialized_objects import DagSerialization
+    except ImportError:  # Airflow 3.1 names it SerializedDAG
+        from airflow.serialization.serialized_objects import SerializedDAG as DagSerialization
     from airflow.utils.session import create_session
 
     # Loading links is a process-wide class flag that scheduler-side code in this process (a

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_batchstream.compat import AirflowException, AirflowFailException
 from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
 
 NAME = "projects/p/locations/us-central1/jobs/j"
