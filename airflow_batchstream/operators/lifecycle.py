@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow_batchstream.compat import AirflowException, AirflowFailException
 
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import ArgumentCheck
+from airflow_batchstream.compat import AirflowException, AirflowFailException
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.job_names import check_rendered_reference, job_reference_problems, resolve_job_name
