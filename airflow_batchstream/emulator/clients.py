@@ -95,6 +95,11 @@ def _batch_modules(api_version: str) -> tuple[Any, Any]:
     return module, transports
 
 
+def _check_transport(transport: str) -> None:
+    if transport not in TRANSPORTS:
+        raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+
+
 def _batch_client_arguments(
     transports: Any, transport: str, target: str, token: str | None, rest_url: str | None = None
 ) -> dict[str, Any]:
@@ -104,13 +109,12 @@ def _batch_client_arguments(
     if transport == "grpc_asyncio":
         channel = emulator_channel(target, token, asynchronous=True)
         return {"transport": transports.BatchServiceGrpcAsyncIOTransport(channel=channel)}
-    if transport == "rest":
-        return {
-            "credentials": emulator_credentials(token),
-            "transport": "rest",
-            "client_options": {"api_endpoint": rest_url or rest_endpoint(target, token)},
-        }
-    raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+    _check_transport(transport)  # what is left is "rest"
+    return {
+        "credentials": emulator_credentials(token),
+        "transport": "rest",
+        "client_options": {"api_endpoint": rest_url or rest_endpoint(target, token)},
+    }
 
 
 def batch_client(
@@ -127,8 +131,7 @@ def batch_client(
     :param address: the emulator's gRPC ``host:port`` (default: ``BATCH_EMULATOR_HOST``).
     :param token: the emulator's access token (default: ``BATCH_EMULATOR_TOKEN``).
     """
-    if transport not in TRANSPORTS:
-        raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+    _check_transport(transport)
     module, transports = _batch_modules(api_version)
     arguments = _batch_client_arguments(transports, transport, emulator_address(address), token)
     return module.BatchServiceClient(**arguments)
@@ -219,8 +222,7 @@ def redirect_google_clients(
     """
     from google.cloud import logging
 
-    if transport not in TRANSPORTS:
-        raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+    _check_transport(transport)
     target = emulator_address(address)
     rest_url = functools.cache(lambda: rest_endpoint(target, token))  # asked once, when first needed
     patched: list[tuple[Any, Callable[..., None]]] = []

@@ -103,7 +103,7 @@ def test_redirect_points_the_clients_code_builds_itself(batch_emulator: BatchEmu
         client = batch_v1.BatchServiceClient()
         assert client.transport.kind == "rest"
         assert batch_v1alpha.BatchServiceClient(transport="grpc").transport.kind == "grpc"  # a name is kept
-        given = batch_client()._transport  # a transport object is left as it is
+        given = batch_client().transport  # a transport object is left as it is
         assert batch_v1.BatchServiceClient(transport=given).transport is given
         job = wait_state(client, client.create_job(parent=PARENT, job_id="bare", job=spec).name)
         logger = cloud_logging.Client(project=PROJECT).logger("batch_task_logs")

@@ -11,12 +11,14 @@ Nothing else changes. The checks are those of the samples' own test (``batch/tes
 plus what the real service answers: the lines the logs sample prints, the labels and service
 account the create samples set, the custom status events, deletion as an operation.
 
-Run against these upstream file versions (python-docs-samples commits): create_with_container_no_mounting,
-create_with_script_no_mounting and get_job 15738176b3b6; create_with_custom_status_events 339059a32786;
-create_with_job_labels 4f17be5b6b19; create_with_runnables_labels a6faced63ed7;
-create_with_allocation_policy_labels 12f73d20f299; create_with_service_account 095af0f7437e;
-get_task 9a733bbac7cd; list_jobs 195f1374e2b1; list_tasks 6b182106a36a; delete_job 260943bed6c5;
-read_job_logs 0b0a91ec93e0.
+Run against these upstream file versions (python-docs-samples commits, abbreviated):
+
+- create/: ``create_with_container_no_mounting`` and ``create_with_script_no_mounting`` 15738176b3b6,
+  ``create_with_custom_status_events`` 339059a32786, ``create_with_job_labels`` 4f17be5b6b19,
+  ``create_with_runnables_labels`` a6faced63ed7, ``create_with_allocation_policy_labels``
+  12f73d20f299, ``create_with_service_account`` 095af0f7437e, ``create_with_notifications`` 06d5b39a29e6;
+- ``get/get_job`` 15738176b3b6, ``get/get_task`` 9a733bbac7cd, ``list/list_jobs`` 195f1374e2b1,
+  ``list/list_tasks`` 6b182106a36a, ``delete/delete_job`` 260943bed6c5, ``logs/read_job_logs`` 0b0a91ec93e0.
 """
 
 from __future__ import annotations
@@ -166,6 +168,19 @@ def test_service_account_sample(redirected: BatchEmulator, job_name: str) -> Non
     job = create(PROJECT, REGION, job_name, email)
     assert job.allocation_policy.service_account.email == email
     assert run_to_the_end(job).allocation_policy.service_account.email == email
+
+
+def test_notifications_sample(redirected: BatchEmulator, job_name: str) -> None:
+    """create_with_notifications: the job keeps its two Pub/Sub notifications and runs."""
+    create = sample("create/create_with_notifications.py", "create_with_notifications")
+    job = create(PROJECT, REGION, job_name, "some-topic")  # the topic name of the sample's main
+    topic = f"projects/{PROJECT}/topics/some-topic"
+    kinds = batch_v1.JobNotification.Type
+    assert [(n.pubsub_topic, n.message.type_, n.message.new_task_state) for n in job.notifications] == [
+        (topic, kinds.JOB_STATE_CHANGED, batch_v1.TaskStatus.State.STATE_UNSPECIFIED),
+        (topic, kinds.TASK_STATE_CHANGED, batch_v1.TaskStatus.State.FAILED),
+    ]
+    assert run_to_the_end(job).notifications == job.notifications
 
 
 def test_custom_status_events_sample(redirected: BatchEmulator, job_name: str) -> None:
