@@ -430,7 +430,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 job_id=job_id,
                 region=self.region,
                 project_id=project_id,
-                request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-batchstream/{project_id}/{job_id}")),
+                request_id=self._request_id(context, project_id, job_id),
             )
         except AlreadyExists:
             created = self.hook.get_job(name)
@@ -442,6 +442,18 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             return created
         self.log.info("Submitted Batch job %s (uid %s).", created.name, created.uid)
         return created
+
+    @staticmethod
+    def _request_id(context: Context, project_id: str, job_id: str) -> str:
+        """
+        Return the CreateJob ``request_id`` of this try: the same on every attempt of the try, unique to it.
+
+        It names the task instance and try, not only the job id: a fixed ``job_id`` is the same on every run,
+        and Batch answers a repeated ``request_id`` with the job it created then (another run's job).
+        """
+        ti = context["ti"]
+        key = f"airflow-batchstream/{project_id}/{job_id}/{ti.dag_id}/{ti.task_id}/{ti.run_id}/{ti.map_index}"
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}/{ti.try_number}"))
 
     def _check_owner(self, context: Context, job: Any) -> None:
         """Refuse a job under this try's id that another run, task, map index or try created."""
