@@ -166,6 +166,17 @@ class AirflowApi:
         """
         self.request("PATCH", self.task_path(dag_id, run_id, task_id), json={"new_state": state})
 
+    def clear_tasks(self, dag_id: str, run_id: str, task_ids: list[str]) -> None:
+        """
+        Clear task instances of a run whatever their state, as the UI's "Clear" button does: they run again.
+
+        :param dag_id: the DAG's id.
+        :param run_id: the run's id.
+        :param task_ids: the tasks to clear.
+        """
+        body = {"dry_run": False, "dag_run_id": run_id, "task_ids": task_ids, "only_failed": False}
+        self.request("POST", f"/dags/{dag_id}/clearTaskInstances", json=body)
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """
         Return a task instance's XCom value, deserialized.
