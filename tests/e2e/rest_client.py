@@ -201,7 +201,8 @@ class AirflowApi:
 
     def log_text(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
         """
-        Return a task try's log as text, one line per entry (the events the UI's log view shows).
+        Return a task try's log as text, one line per entry (the events the UI's log view shows, with
+        the exceptions of the entries that carry one).
 
         :param dag_id: the DAG's id.
         :param run_id: the run's id.
@@ -214,9 +215,13 @@ class AirflowApi:
 
 
 def _log_line(entry: Any) -> str:
-    if isinstance(entry, dict):
-        return " ".join(str(entry[key]) for key in ("timestamp", "level", "event") if entry.get(key))
-    return str(entry)
+    """One log entry as ``timestamp level event``, then the exceptions it carries (``error_detail``)."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    words = [str(entry[key]) for key in ("timestamp", "level", "event") if entry.get(key)]
+    errors = entry.get("error_detail") or []
+    words += [f"{error.get('exc_type')}: {error.get('exc_value')}" for error in errors]
+    return " ".join(words)
 
 
 def _check(response: httpx.Response, expect: int) -> None:
