@@ -9,7 +9,7 @@ from airflow_batchstream.compat import conf
 
 #: Seconds after a task defers during which its trigger fires no event. Airflow 3.3 can fail a task that
 #: resumes before the scheduler has drained the executor's "success" of the process that deferred
-#: (apache/airflow#71580, #72716); that drain came up to 6.1 s after deferring on our loaded local
+#: (apache/airflow#71580, #72716); that drain came up to 6.5 s after deferring on our loaded local
 #: deployment (README, "Retries, reattach and nothing left running").
 RESUME_HOLD_SECONDS = 10.0
 #: Seconds; overrides :data:`RESUME_HOLD_SECONDS` when set. ``0`` turns the hold (and the worker's look at
