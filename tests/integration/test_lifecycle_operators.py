@@ -69,7 +69,6 @@ def test_cancel_waits_until_cancelled_through_lost_answers_and_flaky_reads(batch
     assert f"Batch job {name} is CANCELLED." in log
 
 
-@pytest.mark.batch_emulator(cancel_seconds=30)
 def test_a_deferred_cancel_resumes_no_sooner_than_the_resume_hold(batch_emulator, capfd, monkeypatch):
     # A cancel ends within a second of deferring: its event waits out the hold (Airflow 3.3's resume race).
     monkeypatch.setenv(RESUME_HOLD_ENV, "2")
@@ -80,6 +79,7 @@ def test_a_deferred_cancel_resumes_no_sooner_than_the_resume_hold(batch_emulator
     assert f"Batch job {name} is CANCELLED; resuming the task in" in "".join(capfd.readouterr())
 
 
+@pytest.mark.batch_emulator(cancel_seconds=30)
 def test_a_job_deleted_while_it_is_cancelled_ends_the_wait(batch_emulator, capfd):
     name = held_job(batch_emulator, "cancel-then-vanish")
 
