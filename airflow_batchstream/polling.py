@@ -8,6 +8,9 @@ from collections.abc import Iterator
 
 #: The first delay, in seconds; each next one doubles until it reaches the poll interval.
 FIRST_POLL_DELAY = 0.5
+#: A deferrable task watches a job this young (seconds since its creation) itself before deferring: the
+#: looks at 0.5, 1.5 and 3.5 s; a job that ends by then never pays the trigger's resume hold.
+YOUNG_JOB_SECONDS = 3.5
 #: Each delay is spread by up to this fraction, so that many waiters do not poll in step.
 JITTER = 0.1
 #: Seconds; when set, no wait between two looks at a job is longer, whatever a task's

@@ -20,7 +20,8 @@ Fixtures:
 - ``batch_emulator``: a :class:`~airflow_batchstream.emulator.server.BatchEmulator` on a free
   loopback port with ``BATCH_EMULATOR_HOST`` pointing at it, an anonymous ``google_cloud_default``
   connection for project ``demo-project`` (unless ``AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT`` is set)
-  and ``BATCHSTREAM_MAX_POLL_INTERVAL`` from its timings (waits as short as its jobs). Change its
+  and ``BATCHSTREAM_MAX_POLL_INTERVAL`` from its timings (waits as short as its jobs), and
+  ``BATCHSTREAM_RESUME_HOLD_SECONDS=0`` (``dag.test()`` has no executor, so no resume race). Change its
   options for every test by overriding ``batch_emulator_options``, or for one test with the marker
   ``@pytest.mark.batch_emulator(run_seconds=3, container_runtime="local")``.
 - ``run_dag``: both of the above and a :class:`~airflow_batchstream.emulator.dag_runs.DagRunner`:
@@ -190,6 +191,7 @@ def batch_emulator(
     :param monkeypatch: pytest's monkeypatch, to set the environment variables for this test only.
     :param batch_emulator_options: keyword arguments for the emulator.
     """
+    from airflow_batchstream.deferral import RESUME_HOLD_ENV
     from airflow_batchstream.emulator.server import BatchEmulator
 
     options = dict(batch_emulator_options)
@@ -206,6 +208,8 @@ def batch_emulator(
     for name, value in environment.items():
         if name != DEFAULT_CONNECTION_ENV or name not in os.environ:
             monkeypatch.setenv(name, value)
+    # dag.test() runs triggers in its own process, without an executor: no resume race to hold against.
+    monkeypatch.setenv(RESUME_HOLD_ENV, "0")
     try:
         yield emulator
     finally:

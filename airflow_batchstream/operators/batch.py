@@ -430,7 +430,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 job_id=job_id,
                 region=self.region,
                 project_id=project_id,
-                request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-batchstream/{project_id}/{job_id}")),
+                request_id=self._request_id(context, project_id, job_id),
             )
         except AlreadyExists:
             created = self.hook.get_job(name)
@@ -442,6 +442,18 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             return created
         self.log.info("Submitted Batch job %s (uid %s).", created.name, created.uid)
         return created
+
+    @staticmethod
+    def _request_id(context: Context, project_id: str, job_id: str) -> str:
+        """
+        Return the CreateJob ``request_id`` of this try: the same on every attempt of the try, unique to it.
+
+        It names the task instance and try, not only the job id: a fixed ``job_id`` is the same on every run,
+        and Batch answers a repeated ``request_id`` with the job it created then (another run's job).
+        """
+        ti = context["ti"]
+        key = f"airflow-batchstream/{project_id}/{job_id}/{ti.dag_id}/{ti.task_id}/{ti.run_id}/{ti.map_index}"
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}/{ti.try_number}"))
 
     def _check_owner(self, context: Context, job: Any) -> None:
         """Refuse a job under this try's id that another run, task, map index or try created."""
@@ -613,16 +625,27 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         return start.timestamp() + self.execution_timeout.total_seconds()
 
     def _defer(self, context: Context, job: Any, deadline: float | None) -> dict[str, Any] | None:
-        """Finish now if the job already ended, else hand the wait to the trigger."""
+        """Finish here if the job ends while it is young, else hand the wait to the trigger.
+
+        Against Airflow 3.3's resume race (see :data:`airflow_batchstream.deferral.RESUME_HOLD_SECONDS`) a
+        job younger than :data:`~airflow_batchstream.polling.YOUNG_JOB_SECONDS` is watched here first, so a
+        quick one ends without deferring, and the trigger resumes the task no sooner than the hold after
+        deferring.
+        """
+        from airflow_batchstream.deferral import resume_hold, resume_not_before
         from airflow_batchstream.outcome import ended_event
         from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
 
+        # Airflow does not enforce execution_timeout while a task is deferred: the trigger does.
+        ends = [end for end in (deadline, self._execution_deadline(context)) if end is not None]
+        deadline = min(ends, default=None)
+        hold = resume_hold()
+        if hold > 0:
+            job = self._watch_young(job, deadline)
         event = ended_event(job)
         if event is not None:
             return self.execute_complete(context, event)
         self.log.info("Deferring: the triggerer waits for Batch job %s.", job.name)
-        # Airflow does not enforce execution_timeout while a task is deferred: the trigger does.
-        ends = [end for end in (deadline, self._execution_deadline(context)) if end is not None]
         self.defer(
             trigger=BatchStreamJobTrigger(
                 job_name=job.name,
@@ -630,13 +653,37 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 impersonation_chain=self.impersonation_chain,
                 api_version=self.api_version,
                 poll_interval=self.poll_interval,
-                deadline=min(ends, default=None),
+                deadline=deadline,
                 cancel_on_deadline=True,
                 cancel_on_kill=self.cancel_on_kill,
+                not_before=resume_not_before(hold),
             ),
             method_name="execute_complete",
         )
         return None  # unreachable: defer() raises TaskDeferred
+
+    def _watch_young(self, job: Any, deadline: float | None) -> Any:
+        """Look at the job at the first adaptive delays until it ends or is YOUNG_JOB_SECONDS old; return it.
+
+        A failed look ends the watch: the trigger reads the job again and reports what it finds.
+        """
+        from google.api_core.exceptions import GoogleAPICallError
+
+        from airflow_batchstream.outcome import ended_event
+        from airflow_batchstream.polling import YOUNG_JOB_SECONDS, poll_delays
+
+        created = job.create_time.timestamp() if job.create_time else time.time()
+        until = min(created + YOUNG_JOB_SECONDS, deadline if deadline is not None else float("inf"))
+        for delay in poll_delays(self.poll_interval):
+            remaining = until - time.time()
+            if ended_event(job) is not None or remaining <= 0:
+                return job
+            time.sleep(min(delay, remaining))
+            try:
+                job = self.hook.get_job(job.name, YOUNG_JOB_SECONDS)
+            except GoogleAPICallError:
+                return job
+        raise AssertionError("poll_delays never ends")
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """

@@ -12,7 +12,7 @@ from airflow.sdk import BaseOperator
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import ArgumentCheck
 from airflow_batchstream.compat import AirflowException, AirflowFailException
-from airflow_batchstream.deferral import resolve_deferrable
+from airflow_batchstream.deferral import resolve_deferrable, resume_not_before
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.job_names import check_rendered_reference, job_reference_problems, resolve_job_name
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
@@ -100,6 +100,7 @@ class _JobActionOperator(BatchStreamHookMixin, BaseOperator):
             cancel_on_kill=False,
             shared_poller=False,
             wait_through=wait_through,
+            not_before=resume_not_before() if self.deferrable else None,
         )
         if self.deferrable:
             self.log.info("Deferring: the triggerer waits for Batch job %s.", name)

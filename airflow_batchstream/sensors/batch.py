@@ -16,7 +16,7 @@ from airflow_batchstream.compat import (
     AirflowSensorTimeout,
     AirflowSkipException,
 )
-from airflow_batchstream.deferral import resolve_deferrable
+from airflow_batchstream.deferral import resolve_deferrable, resume_not_before
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.job_names import (
     check_rendered_reference,
@@ -227,6 +227,7 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
                 cancel_on_deadline=False,
                 cancel_on_kill=False,
                 stop_states=sorted(self.target_states | self.failure_states),
+                not_before=resume_not_before(),
             ),
             method_name="execute_complete",
         )

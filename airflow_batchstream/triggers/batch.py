@@ -72,6 +72,9 @@ class BatchStreamJobTrigger(BaseTrigger):
         ``CANCELLATION_IN_PROGRESS`` while waiting for ``CANCELLED``, or every state while waiting for
         a deleted job to be gone (``NOT_FOUND`` always ends it). Needs ``shared_poller=False``: the
         shared poller stops watching a job at its first ending state.
+    :param not_before: absolute wall-clock time (epoch seconds) before which no event fires: an event
+        that comes sooner is held until then (the task that deferred sets it, against Airflow 3.3's
+        resume race: see :data:`airflow_batchstream.deferral.RESUME_HOLD_SECONDS`); ``None``: no hold.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class BatchStreamJobTrigger(BaseTrigger):
         progress: dict[str, Any] | None = None,
         shared_poller: bool = True,
         wait_through: Sequence[str] = (),
+        not_before: float | None = None,
     ) -> None:
         super().__init__()
         if wait_through and shared_poller:
@@ -108,6 +112,7 @@ class BatchStreamJobTrigger(BaseTrigger):
         self.progress = ProgressTracker.from_dict(progress)
         self.shared_poller = shared_poller
         self.wait_through = sorted(wait_through)
+        self.not_before = None if not_before is None else float(not_before)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and the plain-JSON keyword arguments that rebuild this trigger."""
@@ -127,6 +132,7 @@ class BatchStreamJobTrigger(BaseTrigger):
                 "progress": self.progress.to_dict(),
                 "shared_poller": self.shared_poller,
                 "wait_through": self.wait_through,
+                "not_before": self.not_before,
             },
         )
 
@@ -150,8 +156,22 @@ class BatchStreamJobTrigger(BaseTrigger):
         return None if self.deadline is None else self.deadline - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until the job ends, the deadline passes or an API error ends the wait; yield one event."""
-        yield TriggerEvent(await self.wait())
+        """Poll until the job ends, the deadline passes or an API error ends the wait; yield one event.
+
+        The event waits for ``not_before`` if it comes sooner.
+        """
+        event = await self.wait()
+        hold = 0.0 if self.not_before is None else self.not_before - time.time()
+        if hold > 0:
+            self.log.info(
+                "Batch job %s is %s; resuming the task in %.1f s, not sooner after it deferred (README: the "
+                "resume race).",
+                self.job_name,
+                event["state"],
+                hold,
+            )
+            await asyncio.sleep(hold)
+        yield TriggerEvent(event)
 
     async def wait(self) -> dict[str, Any]:
         """Poll until the job ends, the deadline passes or an API error ends the wait; return the event."""

@@ -35,6 +35,19 @@ def wait_until(check: Callable[[], T], timeout: float, what: str, interval: floa
         time.sleep(interval)
 
 
+def start_run(api: Any, dag_id: str, **trigger: Any) -> str:
+    """
+    Wait until a DAG is parsed, unpause it and trigger a run, as a user would; return the run's id.
+
+    :param api: the deployment's REST client.
+    :param dag_id: the DAG's id.
+    :param trigger: passed to the client's ``trigger`` (``conf=``, ``logical_date=``).
+    """
+    api.wait_for_dag(dag_id)
+    api.unpause(dag_id)
+    return str(api.trigger(dag_id, **trigger))
+
+
 def jobs_of_run(batch_client: Any, dag_id: str, run_id: str) -> dict[str, list[Any]]:
     """
     Return the emulator's jobs of one DAG run by Airflow task id (from the labels the operator sets).

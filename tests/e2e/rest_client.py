@@ -166,6 +166,17 @@ class AirflowApi:
         """
         self.request("PATCH", self.task_path(dag_id, run_id, task_id), json={"new_state": state})
 
+    def clear_tasks(self, dag_id: str, run_id: str, task_ids: list[str]) -> None:
+        """
+        Clear task instances of a run whatever their state, as the UI's "Clear" button does: they run again.
+
+        :param dag_id: the DAG's id.
+        :param run_id: the run's id.
+        :param task_ids: the tasks to clear.
+        """
+        body = {"dry_run": False, "dag_run_id": run_id, "task_ids": task_ids, "only_failed": False}
+        self.request("POST", f"/dags/{dag_id}/clearTaskInstances", json=body)
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """
         Return a task instance's XCom value, deserialized.
@@ -190,7 +201,8 @@ class AirflowApi:
 
     def log_text(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
         """
-        Return a task try's log as text, one line per entry (the events the UI's log view shows).
+        Return a task try's log as text, one line per entry (the events the UI's log view shows, with
+        the exceptions of the entries that carry one).
 
         :param dag_id: the DAG's id.
         :param run_id: the run's id.
@@ -203,9 +215,13 @@ class AirflowApi:
 
 
 def _log_line(entry: Any) -> str:
-    if isinstance(entry, dict):
-        return " ".join(str(entry[key]) for key in ("timestamp", "level", "event") if entry.get(key))
-    return str(entry)
+    """One log entry as ``timestamp level event``, then the exceptions it carries (``error_detail``)."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    words = [str(entry[key]) for key in ("timestamp", "level", "event") if entry.get(key)]
+    errors = entry.get("error_detail") or []
+    words += [f"{error.get('exc_type')}: {error.get('exc_value')}" for error in errors]
+    return " ".join(words)
 
 
 def _check(response: httpx.Response, expect: int) -> None:

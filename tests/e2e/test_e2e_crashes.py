@@ -7,7 +7,7 @@ import re
 import signal
 
 import pytest
-from e2e_helpers import TI_STATE_OF_JOB, jobs_of_run, wait_until
+from e2e_helpers import TI_STATE_OF_JOB, jobs_of_run, start_run, wait_until
 
 from airflow_batchstream.spec import label_value
 
@@ -18,17 +18,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 TRIGGER_STARTED = re.compile(r"trigger \S+ \(ID \d+\) starting")
 
 
-def _start(airflow, dag_id: str) -> str:
-    airflow.api.wait_for_dag(dag_id)
-    airflow.api.unpause(dag_id)
-    return airflow.api.trigger(dag_id)
-
-
 def test_triggerer_crash_loses_no_job_and_duplicates_none(airflow, batch_client, emulator_control):
     dag_id = "e2e_triggerer_crash"
     api = airflow.api
     created_before = emulator_control.jobs_created()
-    run_id = _start(airflow, dag_id)
+    run_id = start_run(api, dag_id)
 
     def all_deferred() -> bool:
         states = [ti["state"] for ti in api.task_instances(dag_id, run_id).values()]
@@ -68,7 +62,7 @@ def test_triggerer_crash_loses_no_job_and_duplicates_none(airflow, batch_client,
 def test_killed_synchronous_task_reattaches_on_retry(airflow, batch_client, emulator_control):
     dag_id = "e2e_sync_reattach"
     api = airflow.api
-    run_id = _start(airflow, dag_id)
+    run_id = start_run(api, dag_id)
 
     def running_with_job() -> dict | None:
         ti = api.task_instance(dag_id, run_id, "job")
@@ -108,7 +102,7 @@ def test_killed_synchronous_task_reattaches_on_retry(airflow, batch_client, emul
 def test_marking_a_deferred_task_failed_cancels_its_job(airflow, batch_client):
     dag_id = "e2e_mark_failed"
     api = airflow.api
-    run_id = _start(airflow, dag_id)
+    run_id = start_run(api, dag_id)
     wait_until(
         lambda: api.task_instance(dag_id, run_id, "job")["state"] == "deferred", 180, "the deferred task"
     )

@@ -10,6 +10,7 @@ import pytest
 from dag_files import one_task_dag, task_xcoms
 from waiting_helpers import PARENT, create_job, job_state, wait_until_ended
 
+from airflow_batchstream.deferral import RESUME_HOLD_ENV
 from airflow_batchstream.emulator import Scenario
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
 from airflow_batchstream.operators.lifecycle import BatchStreamCancelJobOperator, BatchStreamDeleteJobOperator
@@ -66,6 +67,16 @@ def test_cancel_waits_until_cancelled_through_lost_answers_and_flaky_reads(batch
     log = "".join(capfd.readouterr())
     assert ("Deferring: the triggerer waits" in log) == deferrable
     assert f"Batch job {name} is CANCELLED." in log
+
+
+def test_a_deferred_cancel_resumes_no_sooner_than_the_resume_hold(batch_emulator, capfd, monkeypatch):
+    # A cancel ends within a second of deferring: its event waits out the hold (Airflow 3.3's resume race).
+    monkeypatch.setenv(RESUME_HOLD_ENV, "2")
+    name = held_job(batch_emulator, "to-cancel-held")
+    ti, xcoms = run("cancel_held", CANCEL, job_name=name, poll_interval=0.2, deferrable=True)
+    assert ti.state == "success"
+    assert xcoms["return_value"]["state"] == "CANCELLED"
+    assert f"Batch job {name} is CANCELLED; resuming the task in" in "".join(capfd.readouterr())
 
 
 @pytest.mark.batch_emulator(cancel_seconds=30)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from dag_files import dags_folder, load_dag
 from next_try import run_first_try_and_kill_it, run_next_try
 from waiting_helpers import IMAGE, MODES, PARENT, create_job, job_state, write_dag
 
 from airflow_batchstream.emulator import Scenario
+from airflow_batchstream.spec import label_value
 
 pytestmark = pytest.mark.integration
 
@@ -80,6 +83,21 @@ def test_a_fixed_job_id_never_adopts_another_runs_job(batch_emulator, deferrable
     log = "".join(capfd.readouterr())
     assert "belongs to DAG nightly, task job, run day-1" in log
     assert 'job_id="nightly-{{ ds_nodash }}"' in log
+
+
+def test_a_fixed_job_id_on_a_second_date_never_returns_the_first_dates_job(batch_emulator, capfd):
+    # Both runs submit through the operator: the second one's CreateJob must not be taken for a repeat
+    # of the first one's (same job id, so the same request_id once) and answered with day 1's job.
+    dag = write_dag("fixed_two_dates", "job_id='fixed-two-dates'")
+    day_1 = dag.test(logical_date=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    day_2 = dag.test(logical_date=datetime(2026, 3, 2, tzinfo=timezone.utc))
+
+    (first,) = day_1.get_task_instances()
+    (second,) = day_2.get_task_instances()
+    assert (first.state, second.state) == ("success", "failed")
+    assert batch_emulator.job_names() == [f"{PARENT}/jobs/fixed-two-dates"]
+    assert second.xcom_pull(task_ids="job") is None
+    assert f"task job, run {label_value(day_1.run_id)}" in "".join(capfd.readouterr())
 
 
 def test_a_fixed_job_id_refuses_a_job_of_no_airflow_task(batch_emulator, capfd):

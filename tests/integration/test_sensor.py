@@ -10,6 +10,7 @@ import pytest
 from dag_files import dags_folder, load_dag, task_xcoms
 from waiting_helpers import create_job
 
+from airflow_batchstream.deferral import RESUME_HOLD_ENV
 from airflow_batchstream.emulator import Scenario
 from airflow_batchstream.links.batch import JOB_LINKS
 from airflow_batchstream.sensors.batch import BatchStreamJobSensor
@@ -106,6 +107,15 @@ def test_target_state_running_is_reached_in_the_trigger(batch_emulator):
     assert (
         sense("until_running", "deferrable", f"job_name={name!r}, target_states={{'RUNNING'}}") == "success"
     )
+
+
+def test_a_deferred_sensor_resumes_no_sooner_than_the_resume_hold(batch_emulator, monkeypatch, capfd):
+    # Released at the sensor's first look, the job ends within a second or two of deferring.
+    monkeypatch.setenv(RESUME_HOLD_ENV, "3")
+    name = held_job(batch_emulator, "sensed-held")
+    after_first_look(batch_emulator, lambda: batch_emulator.release_job(name))
+    assert sense("sensed_held", "deferrable", f"job_name={name!r}") == "success"
+    assert f"Batch job {name} is SUCCEEDED; resuming the task in" in "".join(capfd.readouterr())
 
 
 @MODES

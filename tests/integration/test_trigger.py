@@ -34,6 +34,15 @@ def test_succeeded_job_fires_one_event_with_its_summary(make_trigger, batch_emul
     assert event["summary"]["task_counts"] == {"SUCCEEDED": 1}
 
 
+def test_an_event_sooner_than_not_before_waits_for_it(make_trigger, batch_emulator):
+    # The job ends in about a second; its event must not resume the task before ``not_before``.
+    name = create_job(batch_emulator, "held")
+    not_before = time.time() + 2.5
+    event = run_trigger(make_trigger(name, not_before=not_before))
+    assert time.time() >= not_before
+    assert (event["status"], event["state"]) == ("ended", "SUCCEEDED")
+
+
 def test_failed_job_event_carries_exit_code(make_trigger, batch_emulator):
     batch_emulator.add_scenario(Scenario(exit_code=50001), job_id="preempted")
     name = create_job(batch_emulator, "preempted")

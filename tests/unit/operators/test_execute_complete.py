@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_batchstream.compat import AirflowException, AirflowFailException
+from airflow_batchstream.deferral import RESUME_HOLD_ENV
 from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
 
 NAME = "projects/p/locations/us-central1/jobs/j"
@@ -62,7 +63,8 @@ def test_deferrable_default_reads_the_setting_when_built(monkeypatch):
     assert _operator(deferrable=True).deferrable is True
 
 
-def test_execution_timeout_bounds_the_deferred_wait_and_fails_like_airflows_own():
+def test_execution_timeout_bounds_the_deferred_wait_and_fails_like_airflows_own(monkeypatch):
+    import time
     from datetime import datetime, timedelta, timezone
     from types import SimpleNamespace
 
@@ -71,10 +73,17 @@ def test_execution_timeout_bounds_the_deferred_wait_and_fails_like_airflows_own(
     started = datetime.now(timezone.utc) - timedelta(seconds=5)
     context = {"ti": SimpleNamespace(start_date=started)}
     operator = _operator(timeout=3600, execution_timeout=timedelta(seconds=20))
-    job = SimpleNamespace(name=NAME, status=SimpleNamespace(state=SimpleNamespace(name="RUNNING")))
+    monkeypatch.setenv(RESUME_HOLD_ENV, "10")
+    # Five seconds old: past the worker's look at young jobs, so the task defers at once.
+    job = SimpleNamespace(
+        name=NAME, create_time=started, status=SimpleNamespace(state=SimpleNamespace(name="RUNNING"))
+    )
+    deferring = time.time()
     with pytest.raises(TaskDeferred) as deferred:
         operator._defer(context, job, deadline=started.timestamp() + 3600)
     assert deferred.value.trigger.deadline == started.timestamp() + 20  # the earlier of the two
+    # No event resumes the task sooner than the resume hold after deferring.
+    assert deferring + 10 <= deferred.value.trigger.not_before <= time.time() + 10
     with pytest.raises(AirflowTaskTimeout, match="execution_timeout=0:00:01 passed"):
         _operator(execution_timeout=timedelta(seconds=1)).execute_complete(
             context, _event("timeout", "RUNNING")

@@ -38,6 +38,7 @@ def _round_trip(trigger: BatchStreamJobTrigger) -> BatchStreamJobTrigger:
             "cancel_on_kill": False,
             "stop_states": {"RUNNING"},
             "progress": {"state": "RUNNING", "counts": {"RUNNING": 2, "SUCCEEDED": 1}},
+            "not_before": 1_900_000_010.5,
         },
         {"shared_poller": False, "wait_through": ("CANCELLATION_IN_PROGRESS",)},
     ],
