@@ -29,18 +29,23 @@ lint: setup
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 
+# The tests are isolated per process (each pytest-xdist worker has its own Airflow home, database, DAGs
+# folder and emulators on free ports) and spend much of their time waiting on emulated jobs, so they
+# run in TEST_WORKERS processes.
+TEST_WORKERS ?= 4
+
 test: lint
-	$(RUN) pytest -m "not e2e and not wheel"
+	$(RUN) pytest -n $(TEST_WORKERS) -m "not e2e and not wheel"
 
 # The oldest and the newest versions pyproject.toml allows, each resolved afresh into its own venv on
 # the system Python (not from uv.lock), running the unit and integration tests (scripts/compat_env.sh).
 test-lowest: | $(UV)
-	UV=$(UV) scripts/compat_env.sh lowest
+	UV=$(UV) scripts/compat_env.sh lowest -n $(TEST_WORKERS)
 
 test-highest: | $(UV)
-	UV=$(UV) scripts/compat_env.sh highest
+	UV=$(UV) scripts/compat_env.sh highest -n $(TEST_WORKERS)
 
-# The wheel a user installs: uv build, plain pip install into a fresh venv, `airflow providers list`,
+# The wheel a user installs: uv build, the wheel alone into a fresh venv, `airflow providers list`,
 # the example DAG through `airflow dags test` against the installed emulator (tests/wheel/).
 wheel-check: setup
 	UV=$(UV) $(RUN) pytest -m wheel tests/wheel

@@ -13,7 +13,7 @@ class UnsupportedAirflowVersion(ImportError):
     """The installed Apache Airflow is outside :data:`SUPPORTED_AIRFLOW`."""
 
 
-def _release(version: str) -> tuple[int, ...]:
+def release(version: str) -> tuple[int, ...]:
     """
     Return the numeric release of a version string (``"3.1.0rc1"`` gives ``(3, 1, 0)``).
 
@@ -39,10 +39,10 @@ def check_airflow_version(version: str | None) -> None:
 
     :param version: the installed Airflow's version, ``None`` when Airflow is not installed.
     """
-    lowest, below = (_release(bound.lstrip("<>=")) for bound in SUPPORTED_AIRFLOW.split(","))
+    lowest, below = (release(bound.lstrip("<>=")) for bound in SUPPORTED_AIRFLOW.split(","))
     # As in PEP 440, a pre-release of the lowest version (3.1.0rc1) comes before it.
-    early = version is not None and _release(version) == lowest and re.search(r"(a|b|rc|dev)\d*$", version)
-    if version is not None and lowest <= _release(version) < below and not early:
+    early = version is not None and release(version) == lowest and re.search(r"(a|b|rc|dev)\d*$", version)
+    if version is not None and lowest <= release(version) < below and not early:
         return
     found = f"Apache Airflow {version} is installed" if version else "Apache Airflow is not installed"
     raise UnsupportedAirflowVersion(

@@ -48,8 +48,9 @@ def project_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     :param tmp_path_factory: pytest's temporary directories.
     """
-    from built_wheel import build_wheel, uv_executable
+    from built_wheel import build_distributions, uv_executable
 
     if uv_executable() is None:
         pytest.skip("uv is not installed (make setup installs it into .tools/)")
-    return build_wheel(tmp_path_factory.mktemp("wheel"))
+    wheel, _ = build_distributions(tmp_path_factory.mktemp("wheel"))
+    return wheel

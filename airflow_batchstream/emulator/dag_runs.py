@@ -179,9 +179,9 @@ def load_dag(dags_folder: Path, dag_id: str) -> Any:
     :param dag_id: the DAG's id.
     :raises LookupError: no such DAG (the message lists the DAGs found and the files that failed).
     """
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_batchstream.compat import dag_bag, dag_for_test
 
-    bag = DagBag(dag_folder=str(dags_folder))
+    bag = dag_bag()(dag_folder=str(dags_folder))
     dag = bag.dags.get(dag_id)
     if dag is None:
         problems = "".join(f"\n  {path}: {error}" for path, error in bag.import_errors.items())
@@ -190,7 +190,7 @@ def load_dag(dags_folder: Path, dag_id: str) -> Any:
             + (f"; files that failed to import:{problems}" if problems else "")
             + ". Name the DAGs folder with --batchstream-dags-folder or ini batchstream_dags_folder."
         )
-    return dag
+    return dag_for_test(dag)
 
 
 class DagRunner:

@@ -1,7 +1,8 @@
-"""The wheel a user installs: built with uv, installed with plain pip, then used as the README says.
+"""The wheel a user installs: built with uv, installed alone into a fresh venv (no lock, no constraints),
+then used as the README says.
 
-Marked ``wheel`` and run by ``make wheel-check`` (CI), not by ``make test``: building and installing
-takes a few minutes and needs the package index.
+Marked ``wheel`` and run by ``make wheel-check`` (CI), not by ``make test``: it resolves the wheel's
+requirements afresh against the package index.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tarfile
 import zipfile
 
 import pytest
-from wheel_install import ROOT, build_distributions, install_wheel
+from built_wheel import ROOT, build_distributions, install_wheel
 
 from airflow_batchstream.emulator.control import EmulatorControl
 from airflow_batchstream.hooks.batch import build_batch_client
