@@ -9,7 +9,7 @@ into every pytest run, nor clash with a ``pytest_plugins`` line naming the same 
 starts until a test asks for the ``batch_emulator`` fixture.
 
 The fixture starts a :class:`~airflow_batchstream.emulator.server.BatchEmulator` on a free
-loopback port, sets ``BATCH_EMULATOR_HOST`` for the test (and an anonymous
+loopback port, sets ``BATCH_EMULATOR_HOST`` and ``PUBSUB_EMULATOR_HOST`` for the test (and an anonymous
 ``google_cloud_default`` connection for project ``demo-project`` unless
 ``AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT`` is already set), and stops it afterwards. Change its
 options for every test by overriding the ``batch_emulator_options`` fixture, or for one test
@@ -81,6 +81,7 @@ def batch_emulator(
         options.update(marker.kwargs)
     emulator = BatchEmulator("127.0.0.1", 0, **options).start()
     monkeypatch.setenv(EMULATOR_HOST_ENV, emulator.address)
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.address)  # Pub/Sub is served on the same port
     if DEFAULT_CONNECTION_ENV not in os.environ:
         monkeypatch.setenv(DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION)
     try:
