@@ -250,7 +250,14 @@ class PubSubStore:
 
     # ----------------------------------------------------------- delivery
 
-    def pull(self, name: str, max_messages: int, wait: float, ack_deadline: float | None = None) -> list[Any]:
+    def pull(
+        self,
+        name: str,
+        max_messages: int,
+        wait: float,
+        ack_deadline: float | None = None,
+        alive: Callable[[], bool] = lambda: True,
+    ) -> list[Any]:
         """Deliver up to ``max_messages`` (``ReceivedMessage`` protos), waiting up to ``wait`` s for one.
 
         :param name: ``projects/P/subscriptions/S``.
@@ -258,6 +265,7 @@ class PubSubStore:
         :param wait: seconds to wait when none is ready; 0 answers at once.
         :param ack_deadline: seconds until an unacknowledged message is delivered again; the
             subscription's own by default.
+        :param alive: whether the caller still waits (a cancelled pull takes no message with it).
         """
         if max_messages <= 0:
             raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, "max_messages must be positive")
@@ -268,8 +276,8 @@ class PubSubStore:
                 self._expire(sub)
                 if sub.pending:
                     break
-                remaining = end - time.monotonic()
-                if remaining <= 0:
+                remaining = min(end - time.monotonic(), 0.5)
+                if remaining <= 0 or not alive():
                     return []
                 due = min((d for _, d in sub.outstanding.values()), default=None)
                 if due is not None:
@@ -500,9 +508,13 @@ def pubsub_handlers(
         ids = store.publish(request.topic, list(request.messages))
         return bytes(pubsub_types.PublishResponse.pb()(message_ids=ids).SerializeToString())
 
-    def pull(request: Any, context: grpc.ServicerContext | None = None) -> bytes:
+    def pull(request: Any, context: grpc.ServicerContext) -> bytes:
+        count("pubsub.Pull")
         wait = 0.0 if request.return_immediately else MAX_PULL_WAIT
-        received = store.pull(request.subscription, request.max_messages, wait)
+        try:
+            received = store.pull(request.subscription, request.max_messages, wait, alive=context.is_active)
+        except EmulatorError as exc:
+            context.abort(exc.code, exc.message)
         return bytes(pubsub_types.PullResponse.pb()(received_messages=received).SerializeToString())
 
     publisher = {
@@ -531,7 +543,9 @@ def pubsub_handlers(
             pubsub_types.DeleteSubscriptionRequest,
             empty(lambda r: store.delete_subscription(r.subscription)),
         ),
-        "Pull": unary("pubsub.Pull", pubsub_types.PullRequest, pull),
+        "Pull": grpc.unary_unary_rpc_method_handler(
+            pull, request_deserializer=pubsub_types.PullRequest.pb().FromString
+        ),
         "Acknowledge": unary(
             "pubsub.Acknowledge",
             pubsub_types.AcknowledgeRequest,
@@ -593,7 +607,7 @@ def _streaming_pull(
         limit = first.max_outstanding_messages or 1000
         while context.is_active() and not closed.is_set():
             try:
-                received = store.pull(name, min(limit, 1000), 1.0, deadline)
+                received = store.pull(name, min(limit, 1000), 1.0, deadline, alive=context.is_active)
             except EmulatorError as exc:
                 context.abort(exc.code, exc.message)
             if received:

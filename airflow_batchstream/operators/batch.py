@@ -80,6 +80,15 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         deferred task resumes.
     :param max_log_lines: show at most this many lines of the job's output; the task log says how
         many more there were and where to read them.
+    :param notification_topic: Pub/Sub topic (``projects/P/topics/T``, or ``T`` in the job's
+        project) the job publishes its state changes to (a ``JOB_STATE_CHANGED`` notification is
+        added to the job).
+    :param notification_subscription: Pub/Sub subscription (``projects/P/subscriptions/S`` or ``S``)
+        on that topic: the deferred wait pulls it instead of polling (push waiting).
+    :param create_notification_subscription: create the topic and the subscription before the job
+        when they are missing.
+    :param safety_poll_interval: in push waiting, read the job this often anyway (seconds), in case
+        a notification is lost.
     """
 
     template_fields: Sequence[str] = (
@@ -129,8 +138,14 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         retry_on_cancel: bool = False,
         fetch_logs: bool = True,
         max_log_lines: int = 10_000,
+        notification_topic: str | None = None,
+        notification_subscription: str | None = None,
+        create_notification_subscription: bool = False,
+        safety_poll_interval: float = 300.0,
         **kwargs: Any,
     ) -> None:
+        from airflow_batchstream.notifications import check_push_arguments
+
         super().__init__(**kwargs)
         if (job is None) == (image_uri is None):
             raise ValueError(
@@ -179,6 +194,18 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.retry_on_cancel = retry_on_cancel
         self.fetch_logs = fetch_logs
         self.max_log_lines = max_log_lines
+        check_push_arguments(
+            self.task_id,
+            notification_topic,
+            notification_subscription,
+            create_notification_subscription,
+            safety_poll_interval,
+        )
+        self.notification_topic = notification_topic
+        self.notification_subscription = notification_subscription
+        self.create_notification_subscription = create_notification_subscription
+        self.safety_poll_interval = safety_poll_interval
+        self._subscription: str | None = None
         self._job_name: str | None = None
         self._watcher: JobWatcher | None = None
 
@@ -208,6 +235,13 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             for group in job.task_groups:
                 if "max_run_duration" not in group.task_spec:
                     group.task_spec.max_run_duration = timedelta(seconds=self.timeout)
+        if self.notification_topic:
+            from airflow_batchstream.notifications import add_state_notification, resource_path
+
+            project_id = self.project_id or self.hook.project_id
+            add_state_notification(
+                job, resource_path(self.notification_topic, "topics", project_id, "notification_topic")
+            )
         return job
 
     def execute(self, context: Context) -> dict[str, Any] | None:
@@ -226,6 +260,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         )
         if self.is_dry_run:
             return self._dry_run(context)
+        self._subscription = self._prepare_push()
         job = self._submit_or_reattach(context)
         self._job_name = job.name
         self._persist_links(context, job)
@@ -285,6 +320,23 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             return created
         self.log.info("Submitted Batch job %s (uid %s).", created.name, created.uid)
         return created
+
+    def _prepare_push(self) -> str | None:
+        """Create the notification topic and subscription if asked (before the job, so no message is
+        lost); return the subscription the trigger pulls, if any."""
+        from airflow_batchstream.notifications import prepare_push
+
+        if not (self.notification_topic or self.notification_subscription):
+            return None
+        _, subscription = prepare_push(
+            self.notification_topic,
+            self.notification_subscription,
+            self.create_notification_subscription,
+            self.project_id or self.hook.project_id,
+            self.hook.get_credentials,
+            self.log,
+        )
+        return subscription
 
     def _labelled_job(self, context: Context) -> Any:
         from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value, with_labels
@@ -405,6 +457,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 deadline=deadline,
                 cancel_on_deadline=True,
                 cancel_on_kill=self.cancel_on_kill,
+                notification_subscription=self._subscription,
+                safety_poll_interval=self.safety_poll_interval,
             ),
             method_name="execute_complete",
         )

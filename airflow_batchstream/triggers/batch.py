@@ -67,6 +67,12 @@ class BatchStreamJobTrigger(BaseTrigger):
     :param shared_poller: join the triggerer's one poll loop for this endpoint, connection,
         project and region (ListJobs for many jobs per call, see
         :mod:`airflow_batchstream.triggers.poller`) instead of one GetJob per look at this job.
+    :param notification_subscription: wait for the job's Pub/Sub state notifications on this
+        subscription (``projects/P/subscriptions/S``) instead of polling: one pull loop per
+        subscription in the triggerer, one GetJob when a notice says the job ended (see
+        :mod:`airflow_batchstream.triggers.push`); ``None`` (default) polls.
+    :param safety_poll_interval: with a subscription, read the job this often anyway (seconds), in
+        case a notice is lost; a lost subscription falls back to polling at ``poll_interval``.
     """
 
     def __init__(
@@ -82,6 +88,8 @@ class BatchStreamJobTrigger(BaseTrigger):
         stop_states: Sequence[str] = (),
         progress: dict[str, Any] | None = None,
         shared_poller: bool = True,
+        notification_subscription: str | None = None,
+        safety_poll_interval: float = 300.0,
     ) -> None:
         super().__init__()
         self.job_name = job_name
@@ -99,6 +107,8 @@ class BatchStreamJobTrigger(BaseTrigger):
         self.stop_states = sorted(stop_states)
         self.progress = ProgressTracker.from_dict(progress)
         self.shared_poller = shared_poller
+        self.notification_subscription = notification_subscription
+        self.safety_poll_interval = float(safety_poll_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and the plain-JSON keyword arguments that rebuild this trigger."""
@@ -117,6 +127,8 @@ class BatchStreamJobTrigger(BaseTrigger):
                 "stop_states": self.stop_states,
                 "progress": self.progress.to_dict(),
                 "shared_poller": self.shared_poller,
+                "notification_subscription": self.notification_subscription,
+                "safety_poll_interval": self.safety_poll_interval,
             },
         )
 
@@ -148,7 +160,7 @@ class BatchStreamJobTrigger(BaseTrigger):
         from google.api_core.exceptions import GoogleAPICallError, NotFound
 
         poller = self.poller()
-        looks = await self._shared_looks(poller) if self.shared_poller else self._own_looks(poller)
+        looks = self._push_looks(poller) if self.notification_subscription else await self._poll_looks(poller)
         job = None
         try:
             while True:
@@ -173,6 +185,49 @@ class BatchStreamJobTrigger(BaseTrigger):
                 self._log_progress(job)
         finally:
             await looks.aclose()
+
+    async def _poll_looks(self, poller: JobStatePoller) -> AsyncGenerator[Any, None]:
+        """The looks of polling: the loop's shared poller, or this trigger's own GetJob calls.
+
+        :param poller: what reads the job.
+        """
+        return await self._shared_looks(poller) if self.shared_poller else self._own_looks(poller)
+
+    def _push_looks(self, poller: JobStatePoller) -> AsyncGenerator[Any, None]:
+        """Wait on the subscription's notices (one pull loop per subscription), polling if it is lost.
+
+        :param poller: what reads the job (once per notice that it ended).
+        """
+        from airflow_batchstream.outcome import ENDING_STATES
+        from airflow_batchstream.triggers.push import push_looks
+
+        hook = cast("BatchStreamAsyncHook", poller)
+        _, conn_id, chain, _ = hook.client_key()
+        return push_looks(
+            self.job_name,
+            cast(str, self.notification_subscription),
+            f"{conn_id}|{chain}",
+            lambda: self._subscriber_client(hook),
+            lambda: poller.get_job(self.job_name, deadline=self._remaining()),
+            self.safety_poll_interval,
+            frozenset(ENDING_STATES | set(self.stop_states)),
+            lambda: self._poll_looks(poller),
+        )
+
+    @staticmethod
+    async def _subscriber_client(hook: BatchStreamAsyncHook) -> Any:
+        """Build a Pub/Sub ``SubscriberAsyncClient`` with the hook's credentials (read off the loop).
+
+        :param hook: the async hook whose connection and impersonation chain sign the pulls.
+        """
+        from asgiref.sync import sync_to_async
+
+        from airflow_batchstream.notifications import build_subscriber_async_client, pubsub_emulator_host
+
+        if pubsub_emulator_host():
+            return build_subscriber_async_client()
+        sync_hook = await hook.get_sync_hook()
+        return build_subscriber_async_client(await sync_to_async(sync_hook.get_credentials)())
 
     async def _own_looks(self, poller: JobStatePoller) -> AsyncGenerator[Any, None]:
         """Yield the job read by one GetJob per look: at once, then after each of :func:`poll_delays`.

@@ -85,3 +85,17 @@ def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs, deferrable, mo
             "pulled_startup_seconds": pulled,
         }
         assert f"start-up with image streaming: {streamed} s; with a full pull: {pulled} s" in task_log
+
+
+def test_push_example_waits_by_notifications(batch_emulator):
+    dag_run = load_dag("example_image_streaming_push").test()
+    assert dag_run.state == "success"
+    summaries = _xcoms(dag_run)
+    assert summaries["run_and_wait_by_push"]["state"] == "SUCCEEDED"
+    assert summaries["wait_by_push"]["state"] == "SUCCEEDED"
+    counts = batch_emulator.rpc_counts()
+    assert counts["Pull"] >= 1 and "ListJobs" not in counts  # woken by notifications, not polls
+    assert (
+        batch_emulator.pubsub.backlog("projects/demo-project/subscriptions/batchstream-job-states-airflow")
+        == 0
+    )
