@@ -84,4 +84,8 @@ def emulator_env(address: str) -> dict[str, str]:
     """
     from airflow_batchstream.emulator.pytest_plugin import DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION
 
-    return {"BATCH_EMULATOR_HOST": address, DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION}
+    return {
+        "BATCH_EMULATOR_HOST": address,
+        "PUBSUB_EMULATOR_HOST": address,
+        DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION,
+    }

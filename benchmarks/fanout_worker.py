@@ -2,7 +2,8 @@
 
 Started by :mod:`benchmarks.fanout`. It imports everything, prints ``READY``, reads the path of a
 JSON list of job names from stdin, watches them all (our shared poller, or the Google provider's
-``CloudBatchJobFinishedTrigger.run()`` per job, as a triggerer runs it), and prints one JSON line:
+``CloudBatchJobFinishedTrigger.run()`` per job, as a triggerer runs it, or our trigger waiting on
+job-state notifications: push), and prints one JSON line:
 when each job's final event came, CPU seconds spent watching, peak and baseline RSS.
 """
 
@@ -19,6 +20,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 PROJECT, REGION = "demo-project", "us-central1"
+#: The topic the push run's jobs publish to, and the subscription its triggers pull.
+TOPIC = f"projects/{PROJECT}/topics/batchstream-bench"
+SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/batchstream-bench"
 
 
 def _async_client(address: str, api_version: str) -> Any:
@@ -50,6 +54,38 @@ def _ours(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str
         async for event in trigger.run():
             pollers = SharedJobPoller._registry.get(asyncio.get_running_loop(), {})
             stats["poller"] = next(iter(pollers.values())).stats if pollers else None
+            return str(event.payload["state"])
+        return "no event"
+
+    return watch
+
+
+def _push(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str], Coroutine[Any, Any, str]]:
+    # Import up front what the trigger imports on first use.
+    import google.api_core.exceptions
+    import google.pubsub_v1  # noqa: F401
+    import grpc  # noqa: F401
+
+    import airflow_batchstream.hooks.batch
+    import airflow_batchstream.retry  # noqa: F401
+    from airflow_batchstream.api_version import batch_module
+    from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
+    from airflow_batchstream.triggers.push import SubscriptionPuller
+
+    batch_module("v1alpha")
+
+    async def watch(name: str) -> str:
+        # Woken by notifications on SUBSCRIPTION (PUBSUB_EMULATOR_HOST is set by the harness); the
+        # safety-net poll stands for the real 300 s at a real 10 s interval.
+        trigger = BatchStreamJobTrigger(
+            job_name=name,
+            poll_interval=interval,
+            notification_subscription=SUBSCRIPTION,
+            safety_poll_interval=interval * 30,
+        )
+        async for event in trigger.run():
+            pullers = SubscriptionPuller._registry.get(asyncio.get_running_loop(), {})
+            stats["poller"] = next(iter(pullers.values())).stats if pullers else None
             return str(event.payload["state"])
         return "no event"
 
@@ -128,7 +164,7 @@ def _peak_rss() -> int:
 def main() -> None:
     """Parse the arguments, get ready, watch, report."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--impl", choices=("ours", "theirs"), required=True)
+    parser.add_argument("--impl", choices=("ours", "push", "theirs"), required=True)
     parser.add_argument("--address", required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--deadline", type=float, required=True)
@@ -139,7 +175,7 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     stats: dict[str, Any] = {}
-    make = _ours if args.impl == "ours" else _theirs
+    make = {"ours": _ours, "push": _push, "theirs": _theirs}[args.impl]
     watch = make(args.address, args.interval, stats)
     ready_rss = _rss()
     print("READY", file=out, flush=True)
