@@ -42,6 +42,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_batchstream.outcome import ENDING_STATES
+
 log = logging.getLogger(__name__)
 
 #: Messages asked for per pull.
@@ -226,8 +228,10 @@ class SubscriptionPuller:
                 response = await self.client.pull(
                     subscription=self.subscription, max_messages=PULL_BATCH, retry=None, timeout=PULL_TIMEOUT
                 )
+            except exceptions.DeadlineExceeded:
+                continue  # a pull that found nothing in its time: pull again
             except exceptions.GoogleAPICallError as exc:
-                if is_transient(exc) or isinstance(exc, exceptions.DeadlineExceeded):
+                if is_transient(exc):
                     log.warning("Pulling %s failed (%s); trying again.", self.subscription, exc)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, RETRY_MAX)
@@ -333,22 +337,25 @@ async def push_looks(
     :param fallback: the polling looks to continue with when the subscription is lost.
     """
     puller = await SubscriptionPuller.for_subscription(subscription, identity, client_factory)
-    lost = False
+    finished = False
     try:
         async with puller.watch(job_name) as notices:
+            next_read = time.monotonic() + safety_poll_interval
             while True:
                 try:
-                    notice = await asyncio.wait_for(notices.get(), safety_poll_interval)
+                    notice = await asyncio.wait_for(notices.get(), max(0.0, next_read - time.monotonic()))
                 except asyncio.TimeoutError:
                     notice = None
                 if notice is LOST:
-                    lost = True
                     break
                 if notice is None or notice.state is None or notice.state in wake_states:
-                    yield await read()
+                    job = await read()
+                    next_read = time.monotonic() + safety_poll_interval
+                    finished = job.status.state.name in ENDING_STATES
+                    yield job
     finally:
-        if not lost:
-            puller.ended(job_name)
+        if finished:
+            puller.ended(job_name)  # its later notices are duplicates, here
     log.warning("Subscription %s is not available: polling Batch job %s instead.", subscription, job_name)
     async with contextlib.aclosing(await fallback()) as looks:
         async for job in looks:
