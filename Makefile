@@ -5,7 +5,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test e2e soak lint unit integration clean bench
+.PHONY: setup demo test e2e soak soak-celery lint unit integration clean bench
 
 $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
@@ -32,14 +32,22 @@ lint: setup
 test: lint
 	$(RUN) pytest -m "not e2e"
 
-# A real Airflow deployment (api-server, scheduler, dag-processor, triggerer) against the emulator,
-# driven through the REST API and a headless Chromium; a few minutes. See tests/e2e/.
-# CI soaks 50 task instances; `make soak` runs the full 200 (about 5 minutes on 2 cores).
+# Real Airflow deployments against the emulator, driven through the REST API and a headless
+# Chromium: every e2e test runs on the LocalExecutor/SQLite deployment, then on the distributed one
+# (CeleryExecutor, two workers, two triggerers, PostgreSQL, Redis). See tests/e2e/.
+# CI soaks 50 task instances locally and 100 on Celery, and defers 100 tasks over two triggerers.
 e2e: setup
-	E2E_SOAK_TASKS=$${E2E_SOAK_TASKS:-50} $(RUN) pytest -m e2e tests/e2e
+	E2E_SOAK_TASKS_LOCAL=$${E2E_SOAK_TASKS_LOCAL:-50} E2E_SOAK_TASKS_CELERY=$${E2E_SOAK_TASKS_CELERY:-100} \
+	E2E_DEFERRED_TASKS=$${E2E_DEFERRED_TASKS:-100} $(RUN) pytest -m e2e tests/e2e
 
+# The full soaks: 200 task instances on the local deployment (about 5 minutes on 2 cores) ...
 soak: setup
-	E2E_SOAK_TASKS=200 $(RUN) pytest -m e2e tests/e2e/test_e2e_soak.py
+	E2E_DEPLOYMENTS=local E2E_SOAK_TASKS=200 $(RUN) pytest -m e2e tests/e2e/test_e2e_soak.py
+
+# ... and 1,000 on the distributed one, after 500 deferred tasks with a triggerer killed.
+soak-celery: setup
+	E2E_DEPLOYMENTS=celery E2E_SOAK_TASKS=1000 E2E_DEFERRED_TASKS=500 \
+	$(RUN) pytest -m e2e tests/e2e/test_e2e_distributed.py tests/e2e/test_e2e_soak.py
 
 clean:
 	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,7 @@ def check_api_version(api_version: str) -> str:
     """
     Return ``api_version`` if this provider supports it, else raise ``ValueError`` saying which do.
 
-    :param api_version: ``"v1alpha"`` or ``"v1"``.
+    :param api_version: ``"v1"`` or ``"v1alpha"``.
     """
     if api_version not in API_VERSIONS:
         raise ValueError(
@@ -32,7 +32,7 @@ def batch_module(api_version: str) -> ModuleType:
     """
     Import the generated client module of one API version (``google.cloud.batch_v1alpha`` or ``_v1``).
 
-    :param api_version: ``"v1alpha"`` or ``"v1"``.
+    :param api_version: ``"v1"`` or ``"v1alpha"``.
     """
     return importlib.import_module(f"google.cloud.batch_{check_api_version(api_version)}")
 

@@ -12,7 +12,10 @@ Reading is bounded three ways:
   said "1 per second, per project"). A live read is one request at most every ``min_interval`` seconds
   (default 10 s: a handful of tasks watching jobs at once stay well inside the quota); the final drain
   pages at most once a second.
-* **Lines.** After ``max_lines`` lines the rest are counted, not shown, and the fetcher says how many.
+* **Lines and bytes.** After ``max_lines`` lines, or :data:`MAX_LOG_BYTES` bytes, reading stops (no
+  page is read only to count) and the fetcher says that more lines were not shown. A line is cut at
+  :data:`MAX_LINE_CHARS` characters, with a marker; control characters other than tab (ANSI escapes,
+  embedded newlines, carriage returns) are stripped, so a job cannot forge or garble task-log lines.
 * **Pages.** A final drain reads at most :data:`MAX_DRAIN_PAGES` pages of :data:`PAGE_SIZE` entries.
 
 Entries become readable a little after they are written, and not always in timestamp order. The
@@ -49,6 +52,28 @@ MAX_DRAIN_PAGES = 50
 MAX_LIVE_PAGES = 3
 #: How far before the newest seen timestamp each read starts again, for late-arriving entries.
 LATE_WINDOW_SECONDS = 30.0
+#: Longest line shown, in characters; the rest is cut with a marker.
+MAX_LINE_CHARS = 16_384
+#: Bytes of job output one task log shows at most.
+MAX_LOG_BYTES = 8 * 1024 * 1024
+
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """
+    Return a line fit for the task log: escape sequences and control characters (not tab) removed, cut
+    at ``limit`` characters with a marker.
+
+    :param text: the line as the job wrote it.
+    :param limit: the most characters kept.
+    """
+    text = _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+    if len(text) > limit:
+        return f"{text[:limit]} [... line cut: {len(text) - limit} more characters]"
+    return text
+
 
 _TASK_INDEX = re.compile(r"-group\d+-(\d+)(?:/|$)")
 
@@ -96,7 +121,7 @@ class TaskLogLine:
     def render(self) -> str:
         """Return the line as the task log shows it: ``[task 3] text``."""
         index = "?" if self.task_index is None else self.task_index
-        return f"[task {index}] {self.text}"
+        return f"[task {index}] {clean_text(self.text)}"
 
 
 def line_from_entry(entry: Any) -> TaskLogLine:
@@ -202,12 +227,13 @@ def build_logging_client(credentials: Any = None) -> Any:
 
     host = emulator_host()
     if host:
-        import grpc
         from google.cloud.logging_v2.services.logging_service_v2.transports import (
             LoggingServiceV2GrpcTransport,
         )
 
-        transport = LoggingServiceV2GrpcTransport(channel=grpc.insecure_channel(host))
+        from airflow_batchstream.emulator_client import emulator_channel
+
+        transport = LoggingServiceV2GrpcTransport(channel=emulator_channel(host))
         return LoggingServiceV2Client(transport=transport)
     from airflow.providers.google.common.consts import CLIENT_INFO
 
@@ -230,7 +256,7 @@ class JobLogFetcher:
     :param client: a ``LoggingServiceV2Client`` (see :func:`build_logging_client`).
     :param project_id: the project the job runs in.
     :param job_uid: the job's uid.
-    :param max_lines: lines to show at most; the rest are counted in :attr:`skipped`.
+    :param max_lines: lines to show at most; once reached (or :data:`MAX_LOG_BYTES`), reading stops.
     :param min_interval: seconds between two live reads.
     :param log: where to warn when the logs cannot be read; the module's logger by default.
     :param state: :meth:`to_dict` of an earlier fetcher of the same job, to go on from there.
@@ -262,7 +288,11 @@ class JobLogFetcher:
         self.log = log or logging.getLogger(__name__)
         self.cursor = LogCursor.from_dict(state.get("cursor"))
         self.shown: int = int(state.get("shown", 0))
-        self.skipped: int = int(state.get("skipped", 0))
+        self.shown_bytes: int = int(state.get("shown_bytes", 0))
+        #: Whether the cap was reached: nothing more is read.
+        self.capped: bool = bool(state.get("capped", max_lines == 0))
+        #: Whether a line was left out because of the cap.
+        self.more: bool = bool(state.get("more", False))
         self.requests = 0
         self.disabled = False
         self._clock = clock
@@ -280,7 +310,7 @@ class JobLogFetcher:
 
         :param final: read everything that is left, now.
         """
-        if self.disabled:
+        if self.disabled or self.capped:
             return []
         now = self._clock()
         if not final and self._last_read is not None and now - self._last_read < self.min_interval:
@@ -289,12 +319,15 @@ class JobLogFetcher:
         for page_lines, more in self._pages(MAX_DRAIN_PAGES if final else MAX_LIVE_PAGES):
             fresh = self.cursor.admit(page_lines)
             for line in fresh:
-                if self.shown < self.max_lines:
-                    self.shown += 1
-                    shown.append(line.render())
-                else:
-                    self.skipped += 1
-            if not more or (fresh and not final):
+                text = line.render()
+                size = len(text.encode("utf-8", errors="replace"))
+                if self.shown >= self.max_lines or self.shown_bytes + size > MAX_LOG_BYTES:
+                    self.capped = self.more = True
+                    break
+                self.shown += 1
+                self.shown_bytes += size
+                shown.append(text)
+            if self.capped or not more or (fresh and not final):
                 break
             self._sleep(60.0 / READ_QUOTA_PER_MINUTE)
         self._last_read = self._clock()
@@ -333,21 +366,27 @@ class JobLogFetcher:
 
     def skipped_message(self, logs_url: str | None = None) -> str | None:
         """
-        Say how many lines the cap kept out of the task log, or ``None`` when none were.
+        Say that the cap kept lines out of the task log, or ``None`` when it kept none out.
 
         :param logs_url: where the whole output can be read.
         """
-        if not self.skipped:
+        if not self.more:
             return None
         where = f": {logs_url}" if logs_url else ""
         return (
-            f"{self.skipped} more line(s) of job output were not shown "
-            f"(max_log_lines={self.max_lines}); all of it is in Cloud Logging{where}"
+            f"More lines of job output were not shown (max_log_lines={self.max_lines}, at most "
+            f"{MAX_LOG_BYTES // (1024 * 1024)} MiB); all of it is in Cloud Logging{where}"
         )
 
     def to_dict(self) -> dict[str, Any]:
         """Return what this fetcher has read and shown, as plain JSON values (for deferral)."""
-        return {"cursor": self.cursor.to_dict(), "shown": self.shown, "skipped": self.skipped}
+        return {
+            "cursor": self.cursor.to_dict(),
+            "shown": self.shown,
+            "shown_bytes": self.shown_bytes,
+            "capped": self.capped,
+            "more": self.more,
+        }
 
 
 def fetcher_for_hook(hook: Any, project_id: str, job_uid: str, **kwargs: Any) -> JobLogFetcher:

@@ -138,16 +138,28 @@ def ensure_subscription(topic: str, subscription: str, credentials: Any = None) 
     """
     from google.api_core.exceptions import AlreadyExists
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+    from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+    from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
-    kwargs = {} if pubsub_emulator_host() else {"credentials": credentials}
+    from airflow_batchstream.emulator_client import emulator_channel
+
+    host = pubsub_emulator_host()
     created = False
-    publisher = pubsub_v1.PublisherClient(**kwargs)
+    if host:  # a plaintext channel carrying the emulator's access token, if it has one
+        publisher = pubsub_v1.PublisherClient(
+            transport=PublisherGrpcTransport(channel=emulator_channel(host))
+        )
+        subscriber = pubsub_v1.SubscriberClient(
+            transport=SubscriberGrpcTransport(channel=emulator_channel(host))
+        )
+    else:
+        publisher = pubsub_v1.PublisherClient(credentials=credentials)
+        subscriber = pubsub_v1.SubscriberClient(credentials=credentials)
     try:
         publisher.create_topic(name=topic)
         created = True
     except AlreadyExists:
         pass
-    subscriber = pubsub_v1.SubscriberClient(**kwargs)
     try:
         subscriber.create_subscription(name=subscription, topic=topic, ack_deadline_seconds=30)
         created = True
@@ -168,10 +180,10 @@ def build_subscriber_async_client(credentials: Any = None) -> Any:
 
     host = pubsub_emulator_host()
     if host:
-        import grpc
         from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcAsyncIOTransport
 
-        return SubscriberAsyncClient(
-            transport=SubscriberGrpcAsyncIOTransport(channel=grpc.aio.insecure_channel(host))
-        )
+        from airflow_batchstream.emulator_client import emulator_channel
+
+        channel = emulator_channel(host, asynchronous=True)
+        return SubscriberAsyncClient(transport=SubscriberGrpcAsyncIOTransport(channel=channel))
     return SubscriberAsyncClient(credentials=credentials)

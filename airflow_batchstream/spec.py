@@ -15,8 +15,17 @@ from airflow_batchstream.api_version import batch_module
 
 #: Label every job this provider creates carries, so they can be found again.
 MANAGED_BY_LABEL = ("managed-by", "airflow-batchstream")
-#: Batch job ids: a lowercase letter, then lowercase letters, digits and hyphens, 63 at most, no final hyphen.
-JOB_ID_PATTERN = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+#: Label keys the operator sets itself (see :func:`airflow_labels`); a user may not set them.
+AIRFLOW_LABEL_KEYS = frozenset(
+    {
+        "airflow-dag-id",
+        "airflow-task-id",
+        "airflow-run-id",
+        "airflow-try-number",
+        "airflow-map-index",
+        MANAGED_BY_LABEL[0],
+    }
+)
 JOB_ID_MAX_LENGTH = 63
 _NOT_ID_CHARS = re.compile(r"[^a-z0-9-]+")
 _NOT_LABEL_CHARS = re.compile(r"[^a-z0-9_-]+")
@@ -123,6 +132,24 @@ def label_value(value: str) -> str:
     :param value: the text to fit, such as a DAG id or run id.
     """
     return _NOT_LABEL_CHARS.sub("-", value.lower())[:63]
+
+
+def airflow_labels(ti: Any) -> dict[str, str]:
+    """
+    Return the labels that tie a job to one try of one task instance (and mark it as ours).
+
+    :param ti: the task instance (``dag_id``, ``task_id``, ``run_id``, ``try_number``, ``map_index``).
+    """
+    labels = {
+        "airflow-dag-id": label_value(ti.dag_id),
+        "airflow-task-id": label_value(ti.task_id),
+        "airflow-run-id": label_value(ti.run_id),
+        "airflow-try-number": str(ti.try_number),
+        MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
+    }
+    if ti.map_index is not None and ti.map_index >= 0:
+        labels["airflow-map-index"] = str(ti.map_index)
+    return labels
 
 
 def with_labels(job: Any, labels: Mapping[str, str]) -> Any:

@@ -325,4 +325,25 @@ BAD_SPECS = [
     BadSpec("not-json", '{"taskGroups": [', "parse-error", ""),
     BadSpec("json-list", json.dumps([job()]), "parse-error", ""),
     BadSpec("task-groups-object", {"taskGroups": job()["taskGroups"][0]}, "parse-error", "task_groups"),
+    # labels (Batch and Compute Engine label rules)
+    BadSpec("label-key-spaces", edited(["labels"], {"Team Name!": "x"}), "bad-label", 'labels["Team Name!"]'),
+    BadSpec("label-value-upper", edited(["labels"], {"team": "Data"}), "bad-label", 'labels["team"]'),
+    BadSpec(
+        "label-batch-job-id",
+        edited(["labels"], {"batch-job-id": "x"}),
+        "reserved-label",
+        'labels["batch-job-id"]',
+    ),
+    BadSpec(
+        "runnable-label-key",
+        edited([*_RUNNABLE0, "labels"], {"1st": "x"}),
+        "bad-label",
+        f'{TG}.task_spec.runnables[0].labels["1st"]',
+    ),
+    BadSpec(
+        "sixty-four-labels",
+        edited(["labels"], {f"l{i}": "x" for i in range(64)}),
+        "too-many-labels",
+        "labels",
+    ),
 ]

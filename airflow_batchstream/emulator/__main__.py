@@ -1,12 +1,14 @@
 """Command line: ``batchstream-emulator`` / ``python -m airflow_batchstream.emulator``.
 
-The first line printed is ``BATCH_EMULATOR_HOST=HOST:PORT`` so a shell can ``eval`` it;
-the emulator then serves until SIGINT or SIGTERM and exits 0.
+The first line printed is ``BATCH_EMULATOR_HOST=HOST:PORT`` so a shell can ``eval`` it; with an
+access token (``--allow-remote``, ``--access-token``) the second is ``BATCH_EMULATOR_TOKEN=TOKEN``.
+The emulator then serves until SIGINT or SIGTERM and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -28,7 +30,24 @@ def _parser() -> argparse.ArgumentParser:
         prog="batchstream-emulator",
         description="Serve a local Google Cloud Batch API (v1alpha and v1) over plain gRPC.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default: %(default)s); only loopback unless --allow-remote",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="accept a non-loopback --host: anyone who reaches it with the access token can run "
+        "commands here as this user; a token is made and printed unless --access-token or "
+        "BATCH_EMULATOR_TOKEN gives one",
+    )
+    parser.add_argument(
+        "--access-token",
+        default=None,
+        help="token every client must send (BATCH_EMULATOR_TOKEN on the provider side); default: none on "
+        "loopback, a new one with --allow-remote",
+    )
     parser.add_argument(
         "--port",
         type=int,
@@ -126,12 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     :return: the process exit code (0 after a signal).
     """
     args = _parser().parse_args(argv)
+    from airflow_batchstream.emulator.access import new_token
     from airflow_batchstream.emulator.server import BatchEmulator
+    from airflow_batchstream.emulator_client import EMULATOR_TOKEN_ENV
 
+    token = args.access_token or (
+        (os.environ.get(EMULATOR_TOKEN_ENV) or new_token()) if args.allow_remote else None
+    )
     try:
         emulator = BatchEmulator(
             args.host,
             args.port,
+            allow_remote=args.allow_remote,
+            access_token=token,
             queued_seconds=args.queued_seconds,
             scheduled_seconds=args.scheduled_seconds,
             run_seconds=args.run_seconds,
@@ -162,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         emulator.start()
         print(f"BATCH_EMULATOR_HOST={emulator.address}", flush=True)
+        if token:
+            print(f"{EMULATOR_TOKEN_ENV}={token}", flush=True)
         print(
             f"registry v2 and Service Usage over HTTP: {emulator.registry.url}", file=sys.stderr, flush=True
         )

@@ -109,12 +109,15 @@ class EmulatorControl:
 
     :param address: ``host:port`` of the emulator (the value of ``BATCH_EMULATOR_HOST``).
     :param timeout: seconds each control call may take.
+    :param token: the emulator's access token; ``BATCH_EMULATOR_TOKEN`` when ``None``.
     """
 
-    def __init__(self, address: str, timeout: float = 10.0) -> None:
+    def __init__(self, address: str, timeout: float = 10.0, token: str | None = None) -> None:
+        from airflow_batchstream.emulator_client import emulator_channel
+
         self.address = address
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(address)
+        self._channel = emulator_channel(address, token)
         self._invoke: Callable[..., bytes] = self._channel.unary_unary(INVOKE_METHOD)
 
     def call(self, op: str, **args: Any) -> Any:

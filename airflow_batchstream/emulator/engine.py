@@ -10,6 +10,13 @@ Design, chosen so that thousands of live jobs cost almost nothing:
   runtime) get a driver thread, which runs it in subprocesses and appends events as they happen.
 * Cancel, delete and scenarios (fail, preempt, hold) truncate the future events and append new ones.
 
+Bounds, so that no client can exhaust the machine: Batch's own job limits (at most 100,000 tasks
+per task group, 5,000 parallel tasks, ``max_retry_count`` 0 to 10: "Quotas and limits" and the
+``TaskSpec`` reference); a job is planned outside the engine's lock; real task work runs in one
+pool of at most ``max_task_workers`` threads for all jobs; at most ``max_jobs`` jobs are stored
+(the oldest ended ones are forgotten first; when all are active, CreateJob answers
+RESOURCE_EXHAUSTED); request ids are kept for their 60-minute window only.
+
 Neighbouring modules hold the rest: :mod:`.model` (records, states, event texts),
 :mod:`.render` (a record as Job/Task messages), :mod:`.operations` (cancel/delete LROs),
 :mod:`.scenarios`, :mod:`.faults`, :mod:`.logs` and :mod:`.tasklogs`, :mod:`.images`, :mod:`.runtime`
@@ -23,16 +30,18 @@ numbers and types), so the same bytes answer both API versions.
 from __future__ import annotations
 
 import bisect
+import heapq
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
+from cachetools import TTLCache
 
 from airflow_batchstream.emulator.filters import FilterError, matcher, parse_filter
 from airflow_batchstream.emulator.images import ImageCatalog
@@ -75,7 +84,42 @@ from airflow_batchstream.emulator.operations import OperationStore
 from airflow_batchstream.emulator.render import job_state, render_job, render_tasks, task_states
 from airflow_batchstream.emulator.runtime import ContainerRuntime, SimulatedRuntime, simulated_lines
 from airflow_batchstream.emulator.scenarios import ScenarioBook
-from airflow_batchstream.emulator.tasklogs import TaskLogs
+from airflow_batchstream.emulator.tasklogs import JOB_LOG_BUDGET, TaskLogs
+from airflow_batchstream.validation.rules import MAX_PARALLEL_TASKS, MAX_TASKS_PER_GROUP
+
+#: ``TaskSpec.max_retry_count``: "The valid value range is [0, 10]" (Batch API reference).
+MAX_RETRY_COUNT = 10
+#: Jobs the emulator stores at most (see the module docstring).
+MAX_JOBS = 10_000
+#: Threads that run real task work (scripts, non-simulated containers), for all jobs together.
+MAX_TASK_WORKERS = 16
+
+
+class Repeat(Exception):
+    """A CreateJob repeated a ``request_id``: the answer is the job it created.
+
+    :param job: the serialized job.
+    """
+
+    def __init__(self, job: bytes) -> None:
+        super().__init__("repeated request_id")
+        self.job = job
+
+
+@dataclass
+class Plan:
+    """A job's future from leaving QUEUED on, computed without the engine's lock.
+
+    :param leave_queue: when the job leaves QUEUED.
+    :param run_at: when a driven job's work starts (after the image pull).
+    :param events: the planned events of a simulated job (its first is QUEUED → SCHEDULED).
+    :param lines: the lines its simulated containers write.
+    """
+
+    leave_queue: float
+    run_at: float
+    events: list[Event] = field(default_factory=list)
+    lines: list[LogLine] = field(default_factory=list)
 
 
 class Engine:
@@ -85,6 +129,9 @@ class Engine:
     :param clock: a function returning the current time in epoch seconds (tests may fake it).
     :param images: image sizes and the pull model (default: 512 MiB images at 1 GiB/s).
     :param runtime: how container runnables run (default: simulated).
+    :param max_jobs: jobs stored at most; the oldest ended ones are forgotten first.
+    :param max_task_workers: threads running real task work, for all jobs together.
+    :param log_budget: bytes of output kept per job; the rest is dropped after a marker line.
     """
 
     def __init__(
@@ -93,19 +140,26 @@ class Engine:
         clock: Callable[[], float] = time.time,
         images: ImageCatalog | None = None,
         runtime: ContainerRuntime | None = None,
+        max_jobs: int = MAX_JOBS,
+        max_task_workers: int = MAX_TASK_WORKERS,
+        log_budget: int = JOB_LOG_BUDGET,
     ) -> None:
         self.timings = timings or Timings()
         self.clock = clock
         self.images = images or ImageCatalog()
         self.runtime = runtime or SimulatedRuntime()
+        self.max_jobs = max_jobs
         self._lock = threading.RLock()
         self._jobs: dict[str, JobRecord] = {}
-        self._requests: dict[tuple[str, str], tuple[str, float]] = {}
+        self._requests: TTLCache[tuple[str, str], tuple[str, float]] = TTLCache(
+            max_jobs * 2, REQUEST_ID_WINDOW_SECONDS, timer=clock
+        )
+        self._task_pool = ThreadPoolExecutor(max_workers=max_task_workers, thread_name_prefix="emulator-task")
         self.operations = OperationStore(clock)
         self.scenarios = ScenarioBook()
         self._closed = False
         self._created = 0
-        self.cloud_logs = TaskLogs()
+        self.cloud_logs = TaskLogs(log_budget)
         #: Called with (job, event) for every event added, under the engine's lock (notifications).
         self.listener: Callable[[JobRecord, Event], None] | None = None
 
@@ -116,6 +170,12 @@ class Engine:
 
         :param request: a v1alpha (or wire-compatible v1) ``CreateJobRequest`` protobuf message.
         """
+        try:
+            return self._create(request)
+        except Repeat as repeat:
+            return repeat.job
+
+    def _create(self, request: Any) -> bytes:
         match = PARENT_RE.match(request.parent)
         if match is None or match.group("location") == "-":
             raise EmulatorError(
@@ -135,29 +195,57 @@ class Engine:
         name = f"{request.parent}/jobs/{job_id}"
         now = self.clock()
         with self._lock:
-            if request.request_id:
-                seen = self._requests.get((request.parent, request.request_id))
-                if seen is not None and now - seen[1] < REQUEST_ID_WINDOW_SECONDS:
-                    job = self._live(seen[0], now)
-                    if job is not None and job.job_id == job_id:
-                        return render_job(job, now)
-                    if job is not None:
-                        raise EmulatorError(
-                            grpc.StatusCode.ALREADY_EXISTS,
-                            f"request_id {request.request_id} was already used to create {job.name}",
-                        )
-            if self._live(name, now) is not None:
-                raise EmulatorError(grpc.StatusCode.ALREADY_EXISTS, f"Job {name} already exists")
-            job = self._new_job(request, name, job_id, match.group("location"), now)
+            self._refuse_repeat(request, name, job_id, now)
+        # Planning a large job takes a while: it happens outside the lock, then the checks run again.
+        job = self._new_job(request, name, job_id, match.group("location"), now)
+        plan = None if job.scenario.hold_in_queue else self._prepare(job, now + self.timings.queued_seconds)
+        with self._lock:
+            self._refuse_repeat(request, name, job_id, now)
+            self._make_room(now)
             self._jobs[name] = job
             self._created += 1
             if request.request_id:
                 self._requests[(request.parent, request.request_id)] = (name, now)
-            if job.scenario.hold_in_queue:
+            if plan is None:
                 job.held = True
             else:
-                self._plan(job, now + self.timings.queued_seconds)
+                self._apply(job, plan)
             return render_job(job, now)
+
+    def _refuse_repeat(self, request: Any, name: str, job_id: str, now: float) -> None:
+        """Answer a repeated ``request_id`` with its job (as :class:`Repeat`); refuse an existing job."""
+        if request.request_id:
+            seen = self._requests.get((request.parent, request.request_id))
+            if seen is not None and now - seen[1] < REQUEST_ID_WINDOW_SECONDS:
+                job = self._live(seen[0], now)
+                if job is not None and job.job_id == job_id:
+                    raise Repeat(render_job(job, now))
+                if job is not None:
+                    raise EmulatorError(
+                        grpc.StatusCode.ALREADY_EXISTS,
+                        f"request_id {request.request_id} was already used to create {job.name}",
+                    )
+        if self._live(name, now) is not None:
+            raise EmulatorError(grpc.StatusCode.ALREADY_EXISTS, f"Job {name} already exists")
+
+    def _make_room(self, now: float) -> None:
+        """Forget the oldest ended jobs when the store is full; refuse when every job is active."""
+        if len(self._jobs) < self.max_jobs:
+            return
+        keep = max(self.max_jobs - max(self.max_jobs // 10, 1), 0)
+        for rec in list(self._jobs.values()):
+            if len(self._jobs) <= keep:
+                break
+            if self._live(rec.name, now) is None:
+                continue
+            if job_state(rec, now) in TERMINAL_JOB_STATES and not rec.procs:
+                self._purge(rec)
+        if len(self._jobs) >= self.max_jobs:
+            raise EmulatorError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the emulator holds {len(self._jobs)} jobs (its limit) and none has ended; "
+                "delete some, or start it with a larger max_jobs",
+            )
 
     def _validate_spec(self, spec: Any) -> None:
         if len(spec.task_groups) == 0:
@@ -196,6 +284,26 @@ class Engine:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "job.task_groups[0]: task_count and parallelism must not be negative",
             )
+        tasks = len(group.task_environments) or group.task_count
+        if tasks > MAX_TASKS_PER_GROUP:
+            raise EmulatorError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"job.task_groups[0].task_count: {tasks} tasks; Batch allows at most "
+                f"{MAX_TASKS_PER_GROUP:,} per task group",
+            )
+        if group.parallelism > MAX_PARALLEL_TASKS:
+            raise EmulatorError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"job.task_groups[0].parallelism: {group.parallelism}; Batch allows at most "
+                f"{MAX_PARALLEL_TASKS:,} parallel tasks per job",
+            )
+        retries = group.task_spec.max_retry_count
+        if not 0 <= retries <= MAX_RETRY_COUNT:
+            raise EmulatorError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"job.task_groups[0].task_spec.max_retry_count: {retries}; "
+                f"the valid range is 0 to {MAX_RETRY_COUNT}",
+            )
 
     def _new_job(self, request: Any, name: str, job_id: str, location: str, now: float) -> JobRecord:
         spec = JobPb()
@@ -211,7 +319,7 @@ class Engine:
         if group.task_count == 0:
             group.task_count = 1
         if group.parallelism == 0:
-            group.parallelism = group.task_count
+            group.parallelism = min(group.task_count, MAX_PARALLEL_TASKS)
         labels = dict(spec.labels)
         return JobRecord(
             name=name,
@@ -565,6 +673,7 @@ class Engine:
             for job in jobs:
                 job.stop_event.set()
                 kill_all(job)
+        self._task_pool.shutdown(wait=False, cancel_futures=True)
         for job in jobs:
             if job.driver is not None:
                 job.driver.join(timeout=5)
@@ -573,28 +682,42 @@ class Engine:
 
     def _plan(self, job: JobRecord, leave_queue: float, after: float | None = None) -> None:
         """Add the events from leaving QUEUED on; ``after`` keeps only events later than it."""
-        job.leave_queue = leave_queue
+        self._apply(job, self._prepare(job, leave_queue), after)
+
+    def _prepare(self, job: JobRecord, leave_queue: float) -> Plan:
+        """Compute a job's future from leaving QUEUED on; needs no lock (reads only the job's spec)."""
         t_assign = leave_queue + self.timings.scheduled_seconds
         pull = self.images.pull_seconds(job.spec.task_groups[0].task_spec.runnables)
-        events = [job_event(job, leave_queue, JobState.QUEUED, JobState.SCHEDULED)]
-        if self._needs_driver(job):
-            if after is None:
-                job.driver = threading.Thread(
-                    target=self._drive,
-                    args=(job, t_assign + pull, job.stop_event),
-                    name=f"emulator-{job.job_id}",
-                    daemon=True,
-                )
-                job.driver.start()
-        else:
-            planned, lines = self._simulate(job, t_assign, pull)
-            events.extend(planned)
-            for line in lines:
-                if after is None or line.time > after:
-                    self.cloud_logs.emit(job, line)
-        for event in events:
-            if after is None or event.time > after:
-                self._add(job, event)
+        plan = Plan(leave_queue, t_assign + pull)
+        plan.events.append(job_event(job, leave_queue, JobState.QUEUED, JobState.SCHEDULED))
+        if not self._needs_driver(job):
+            planned, plan.lines = self._simulate(job, t_assign, pull)
+            plan.events.extend(planned)
+        return plan
+
+    def _apply(self, job: JobRecord, plan: Plan, after: float | None = None) -> None:
+        """Store a plan's events and lines (under the lock), or start the driver of a driven job."""
+        job.leave_queue = plan.leave_queue
+        if self._needs_driver(job) and after is None:
+            job.driver = threading.Thread(
+                target=self._drive,
+                args=(job, plan.run_at, job.stop_event),
+                name=f"emulator-{job.job_id}",
+                daemon=True,
+            )
+            job.driver.start()
+        for line in plan.lines:
+            if after is None or line.time > after:
+                self.cloud_logs.emit(job, line)
+        events = [event for event in plan.events if after is None or event.time > after]
+        if events:  # one stable sort instead of an insertion per event (a large job has 300,000)
+            job.events = sorted([*job.events, *events], key=lambda event: event.time)
+            job.times = [event.time for event in job.events]
+            job.cache_key = None
+            if self.listener is not None:
+                for event in events:
+                    if event.job_state is not None:  # only job-state changes are notified
+                        self.listener(job, event)
 
     def _needs_driver(self, job: JobRecord) -> bool:
         """Whether a thread must really run the job's work (scripts, or containers off the simulator)."""
@@ -616,22 +739,21 @@ class Engine:
         )
         duration = containers * per_container
         limit = seconds_of(spec.max_run_duration) or None
-        slots = [t_assign] * job.parallelism
+        free = [(t_assign, slot) for slot in range(job.parallelism)]  # a heap: the earliest free slot first
         pulled = [False] * job.parallelism
         events: list[Event] = [job_event(job, t_assign + pull, JobState.SCHEDULED, JobState.RUNNING)]
         first_failure: tuple[int, int] | None = None
         end = t_assign + pull
         for index in range(job.task_count):
             for attempt in range(spec.max_retry_count + 1):
-                slot = min(range(len(slots)), key=slots.__getitem__)
-                assigned = slots[slot]
+                assigned, slot = heapq.heappop(free)
                 start = assigned if pulled[slot] else assigned + pull
                 pulled[slot] = True
                 code = job.scenario.exit_code_for(index) if containers else 0
                 finish = start + duration
                 if limit is not None and duration > limit:
                     code, finish = TIMEOUT_EXIT_CODE, start + limit
-                slots[slot] = finish
+                heapq.heappush(free, (finish, slot))
                 end = max(end, finish)
                 lines.extend(simulated_lines(spec.runnables, start, finish, index, attempt, code))
                 events.append(task_event(job, assigned, index, TaskState.PENDING, TaskState.ASSIGNED))
@@ -705,10 +827,25 @@ class Engine:
                 if code == 0:
                     return
 
-        with ThreadPoolExecutor(
-            max_workers=job.parallelism, thread_name_prefix=f"emulator-{job.job_id}"
-        ) as pool:
-            list(pool.map(one, range(job.task_count)))
+        slots = threading.BoundedSemaphore(job.parallelism)
+        running: list[Future[None]] = []
+        for index in range(job.task_count):
+            while not slots.acquire(timeout=0.5):
+                if stop.is_set():
+                    break
+            if stop.is_set():
+                break
+            try:
+                future = self._task_pool.submit(one, index)
+            except RuntimeError:  # the engine closed
+                return
+            future.add_done_callback(lambda _: slots.release())
+            running.append(future)
+        try:
+            for future in running:
+                future.result()
+        except CancelledError:  # the engine closed
+            return
         with self._lock:
             if job.stopped:
                 return

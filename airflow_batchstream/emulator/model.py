@@ -166,6 +166,8 @@ class JobRecord:
     cancel_op: Operation | None = None
     delete_op: Operation | None = None
     logs: list[LogLine] = field(default_factory=list)
+    log_bytes: int = 0
+    log_capped: bool = False
     stop_event: threading.Event = field(default_factory=threading.Event)
     procs: set[subprocess.Popen[bytes]] = field(default_factory=set)
     driver: threading.Thread | None = None

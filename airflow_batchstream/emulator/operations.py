@@ -8,11 +8,22 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from cachetools import TTLCache
 from google.cloud import batch_v1alpha
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, empty_pb2
 
-from airflow_batchstream.emulator.model import EmulatorError, JobRecord, Operation, page_window, to_ts
+from airflow_batchstream.emulator.model import (
+    REQUEST_ID_WINDOW_SECONDS,
+    EmulatorError,
+    JobRecord,
+    Operation,
+    page_window,
+    to_ts,
+)
+
+#: Request ids of cancels and deletes remembered at most (each for its 60-minute window).
+MAX_REQUEST_IDS = 100_000
 
 OperationMetadataPb: Any = batch_v1alpha.OperationMetadata.pb()
 CancelJobResponsePb: Any = batch_v1alpha.CancelJobResponse.pb()
@@ -28,7 +39,9 @@ class OperationStore:
         self.clock = clock
         self._lock = threading.RLock()
         self._operations: dict[str, Operation] = {}
-        self._requests: dict[tuple[str, str, str], str] = {}
+        self._requests: TTLCache[tuple[str, str, str], str] = TTLCache(
+            MAX_REQUEST_IDS, REQUEST_ID_WINDOW_SECONDS, timer=clock
+        )
 
     def get(self, name: str) -> bytes:
         """Return a serialized ``google.longrunning.Operation``.

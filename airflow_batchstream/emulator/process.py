@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from airflow_batchstream.emulator.control import EmulatorControl
 
 ADDRESS_PREFIX = "BATCH_EMULATOR_HOST="
+TOKEN_PREFIX = "BATCH_EMULATOR_TOKEN="
 
 
 class EmulatorProcess:
@@ -26,6 +27,8 @@ class EmulatorProcess:
         self.args = list(args)
         self.startup_timeout = startup_timeout
         self.address = ""
+        #: The access token the child printed (``--allow-remote``/``--access-token``), or ``None``.
+        self.token: str | None = None
         self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> EmulatorProcess:
@@ -41,6 +44,8 @@ class EmulatorProcess:
             self.stop()
             raise RuntimeError(f"the emulator did not start: its first line was {first!r}")
         self.address = first.removeprefix(ADDRESS_PREFIX)
+        if "--access-token" in self.args or "--allow-remote" in self.args:
+            self.token = self._process.stdout.readline().strip().removeprefix(TOKEN_PREFIX) or None
         return self
 
     def control(self) -> EmulatorControl:
@@ -49,7 +54,7 @@ class EmulatorProcess:
 
         if not self.address:
             raise RuntimeError("start the emulator first")
-        return EmulatorControl(self.address)
+        return EmulatorControl(self.address, token=self.token)
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 10 s)."""

@@ -82,6 +82,10 @@ def batch_emulator(
     emulator = BatchEmulator("127.0.0.1", 0, **options).start()
     monkeypatch.setenv(EMULATOR_HOST_ENV, emulator.address)
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.address)  # Pub/Sub is served on the same port
+    if emulator.access_token:
+        from airflow_batchstream.emulator_client import EMULATOR_TOKEN_ENV
+
+        monkeypatch.setenv(EMULATOR_TOKEN_ENV, emulator.access_token)
     if DEFAULT_CONNECTION_ENV not in os.environ:
         monkeypatch.setenv(DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION)
     try:

@@ -14,12 +14,18 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import threading
+import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from cachetools import TTLCache
+
+from airflow_batchstream.emulator.access import http_allowed
 from airflow_batchstream.preflight.manifests import (
     DOCKER_V1,
     DOCKER_V1_SIGNED,
@@ -35,23 +41,40 @@ _MANIFEST_PATH = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
 _SERVICE_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/services/(?P<service>[^/]+)$")
 
 
+#: Seconds a registry token is valid (the ``expires_in`` the token endpoint answers).
+TOKEN_SECONDS = 3600
+#: Registry tokens kept at most; the oldest are forgotten first.
+MAX_TOKENS = 10_000
+
+
 def _digest(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 class RegistryStore:
-    """Manifests, access rules and service states the HTTP server answers from (thread-safe)."""
+    """Manifests, access rules and service states the HTTP server answers from (thread-safe).
 
-    def __init__(self) -> None:
+    :param clock: monotonic clock for token expiry.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._manifests: dict[tuple[str, str, str], tuple[bytes, str]] = {}
         self._denied: set[str] = set()
         self._services: dict[tuple[str, str], str] = {}
         self._service_denied: set[str] = set()
-        self._tokens: set[str] = set()
+        #: Issued registry tokens: they expire after TOKEN_SECONDS, at most MAX_TOKENS are kept.
+        self._tokens: TTLCache[str, bool] = TTLCache(MAX_TOKENS, TOKEN_SECONDS, timer=clock)
         #: Answer an unregistered Artifact Registry image with a generated streamable manifest.
         self.synthesize_unknown = True
         self.counts: Counter[str] = Counter()
+        #: Every HTTP request received, whatever its method or path (known paths are in ``counts`` too).
+        self.requests = 0
+
+    def count_request(self) -> None:
+        """Count one HTTP request received (see :attr:`requests`)."""
+        with self._lock:
+            self.requests += 1
 
     def add_image(
         self, uri: str, manifest: dict[str, Any] | str | bytes, media_type_: str | None = None
@@ -175,7 +198,7 @@ class RegistryStore:
         """Return a new registry token."""
         token = uuid.uuid4().hex
         with self._lock:
-            self._tokens.add(token)
+            self._tokens[token] = True
         return token
 
     def token_valid(self, token: str) -> bool:
@@ -185,7 +208,13 @@ class RegistryStore:
         :param token: the bearer token.
         """
         with self._lock:
-            return token in self._tokens
+            return self._tokens.get(token, False)
+
+    def tokens_held(self) -> int:
+        """Return how many unexpired registry tokens are kept."""
+        with self._lock:
+            self._tokens.expire()
+            return len(self._tokens)
 
     def service(self, project_id: str, service: str) -> tuple[int, dict[str, Any]]:
         """
@@ -216,6 +245,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
+    def parse_request(self) -> bool:
+        self.server.store.count_request()
+        return super().parse_request()
+
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
@@ -237,6 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         store = self.server.store
         path, _, _ = self.path.partition("?")
+        if not http_allowed(self.headers, self.server.access_token):
+            return self._json(401, {"errors": [{"code": "UNAUTHORIZED", "message": "emulator access token"}]})
         host = (self.headers.get("Host") or "").split(":")[0]
         if path == "/v2/token":
             store.counts["token"] += 1
@@ -245,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(
                     401, {"errors": [{"code": "UNAUTHORIZED", "message": "user oauth2accesstoken"}]}
                 )
-            return self._json(200, {"token": store.issue_token(), "expires_in": 3600})
+            return self._json(200, {"token": store.issue_token(), "expires_in": TOKEN_SECONDS})
         if match := _SERVICE_PATH.match(path):
             store.counts["services.get"] += 1
             status, body = store.service(match["project"], match["service"])
@@ -259,8 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
         store = self.server.store
         token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
         if not store.token_valid(token):
-            host_, port = self.server.server_address[:2]
-            realm = f"http://{host_!s}:{port}/v2/token"
+            realm = f"http://{self._origin()}/v2/token"
             challenge = f'Bearer realm="{realm}",service="{host}",scope="repository:{name}:pull"'
             return self._json(
                 401,
@@ -285,13 +319,21 @@ class _Handler(BaseHTTPRequestHandler):
         body, kind = found
         self._send(200, body, kind, {"Docker-Content-Digest": _digest(body)})
 
+    def _origin(self) -> str:
+        """``host:port`` this request reached (the socket's own address)."""
+        host, port = self.connection.getsockname()[:2]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], store: RegistryStore) -> None:
+    def __init__(self, address: tuple[str, int], store: RegistryStore, access_token: str | None) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.store = store
+        self.access_token = access_token
 
 
 class RegistryServer:
@@ -300,11 +342,13 @@ class RegistryServer:
 
     :param host: interface to bind.
     :param port: port to bind; 0 picks a free one.
+    :param access_token: the token every request must carry (``X-Batch-Emulator-Token``), or ``None``.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, access_token: str | None = None) -> None:
+        self.host = host.strip("[]")
         self.port = port
+        self.access_token = access_token
         self.store = RegistryStore()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -312,11 +356,12 @@ class RegistryServer:
     @property
     def url(self) -> str:
         """``http://HOST:PORT`` of the running server."""
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def start(self) -> RegistryServer:
         """Bind and serve in a daemon thread; returns ``self``."""
-        self._server = _Server((self.host, self.port), self.store)
+        self._server = _Server((self.host, self.port), self.store, self.access_token)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="batch-emulator-http", daemon=True

@@ -1,24 +1,28 @@
 """Running one task of a driven job: scripts in real subprocesses, containers through the runtime.
 
-Each script runs as ``/bin/sh -c TEXT`` (or ``/bin/sh PATH``) in its own process group, with
-the Batch task variables set (``BATCH_TASK_INDEX``, ``BATCH_TASK_COUNT``,
-``BATCH_TASK_RETRY_ATTEMPT``, ``BATCH_HOSTS_FILE`` when the group asks for it, and the
-emulator's own ``BATCH_JOB_ID`` and ``BATCH_JOB_UID``), plus the task group's, task spec's
-and runnable's environment variables. Output lines are stored with timestamps.
+Each script runs as ``/bin/sh -c TEXT`` (or ``/bin/sh PATH``) in its own process group, with a
+minimal environment: ``PATH`` and ``HOME``, the Batch task variables (``BATCH_TASK_INDEX``,
+``BATCH_TASK_COUNT``, ``BATCH_TASK_RETRY_ATTEMPT``, ``BATCH_HOSTS_FILE`` when the group asks for
+it, and the emulator's own ``BATCH_JOB_ID`` and ``BATCH_JOB_UID``), plus the task group's, task
+spec's and runnable's environment variables; never the emulator's own environment. Output lines
+are stored with timestamps, each cut at 256 KB.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_batchstream.emulator.logs import LogLine
 from airflow_batchstream.emulator.model import TIMEOUT_EXIT_CODE, kill_process, seconds_of
 from airflow_batchstream.emulator.runtime import simulated_lines
+from airflow_batchstream.emulator.tasklogs import MAX_LINE_BYTES
 
 if TYPE_CHECKING:
     from airflow_batchstream.emulator.engine import Engine
@@ -29,6 +33,11 @@ KILLED_EXIT_CODE = 50000
 CANNOT_RUN_EXIT_CODE = 127
 
 
+def host_environment() -> dict[str, str]:
+    """The only variables of the emulator's own environment a task sees: ``PATH`` and ``HOME``."""
+    return {"PATH": os.environ.get("PATH") or os.defpath, "HOME": os.environ.get("HOME") or "/"}
+
+
 def task_environment(job: JobRecord, index: int, attempt: int) -> dict[str, str]:
     """The environment a task's runnables see (before a runnable's own variables).
 
@@ -37,7 +46,7 @@ def task_environment(job: JobRecord, index: int, attempt: int) -> dict[str, str]
     :param attempt: the retry attempt, from 0.
     """
     group = job.spec.task_groups[0]
-    env = dict(os.environ)
+    env = host_environment()
     env.update(group.task_spec.environments)
     env.update(group.task_spec.environment.variables)
     if index < len(group.task_environments):
@@ -154,13 +163,18 @@ def _run_container(
         for line in simulated_lines([runnable], start, time.time(), index, attempt, result):
             engine.record_log(job, line)
         return result
-    own = {k: v for k, v in env.items() if os.environ.get(k) != v}
-    try:
-        argv = engine.runtime.argv(runnable.container, own)
-    except ValueError as exc:
-        engine.record_log(job, LogLine(time.time(), index, attempt, "stderr", str(exc)))
-        return CANNOT_RUN_EXIT_CODE
-    return _run_script(engine, job, index, attempt, argv, env, deadline, None)
+    runtime = engine.runtime
+    host = host_environment()
+    own = {k: v for k, v in env.items() if host.get(k) != v} if runtime.isolated else env
+    with contextlib.ExitStack() as stack:
+        try:
+            argv = stack.enter_context(runtime.command(runnable.container, own))
+        except ValueError as exc:
+            engine.record_log(job, LogLine(time.time(), index, attempt, "stderr", str(exc)))
+            return CANNOT_RUN_EXIT_CODE
+        proc_env = dict(os.environ) if runtime.isolated else env
+        return _run_script(engine, job, index, attempt, argv, proc_env, deadline, None)
+    raise AssertionError("unreachable")
 
 
 def _run_script(
@@ -221,8 +235,24 @@ def _run_script(
     return proc.returncode if proc.returncode >= 0 else KILLED_EXIT_CODE
 
 
+def bounded_lines(pipe: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """
+    Yield a pipe's lines without their newline, each cut to ``limit`` + 1 bytes (the rest is skipped).
+
+    A line longer than ``limit`` is never held whole in memory; :func:`cap_line` marks the cut.
+
+    :param pipe: the pipe to read.
+    :param limit: the most bytes of a line kept.
+    """
+    while chunk := pipe.readline(limit + 1):
+        if len(chunk) > limit and not chunk.endswith(b"\n"):
+            while (rest := pipe.readline(limit + 1)) and not rest.endswith(b"\n"):
+                pass
+        yield chunk.rstrip(b"\n")
+
+
 def _pump(engine: Engine, job: JobRecord, index: int, attempt: int, stream: str, pipe: IO[bytes]) -> None:
     with pipe:
-        for raw in iter(pipe.readline, b""):
-            text = raw.decode("utf-8", errors="replace").rstrip("\n")
+        for raw in bounded_lines(pipe):
+            text = raw.decode("utf-8", errors="replace")
             engine.record_log(job, LogLine(time.time(), index, attempt, stream, text))

@@ -6,15 +6,20 @@
 * ``local`` (opt-in) runs ``entrypoint`` + ``commands`` on the host as a subprocess with the
   Batch task variables; the image is ignored.
 * ``docker`` / ``podman`` (opt-in) run the image with that engine; chosen only when
-  ``ENGINE info`` succeeds, refused with a clear error otherwise.
+  ``ENGINE info`` succeeds, refused with a clear error otherwise. The variables go through an
+  env file readable by this user only (never ``-e K=V``, which ``ps`` shows), and ``--`` ends the
+  engine's options before the image, so an image named ``--privileged`` is not an option.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow_batchstream.emulator.logs import LogLine
@@ -57,14 +62,20 @@ class ContainerRuntime:
     """How container runnables run. The base class is the ``simulate`` runtime's interface."""
 
     name = "simulate"
+    #: Whether the work runs isolated from the host (a container engine): the engine's own command
+    #: then runs with the emulator's environment, and the job's variables go into the container only.
+    isolated = False
 
-    def argv(self, container: Any, env: Mapping[str, str]) -> list[str]:
-        """The host command that runs a container runnable (real runtimes only).
+    @contextlib.contextmanager
+    def command(self, container: Any, env: Mapping[str, str]) -> Iterator[list[str]]:
+        """The host command that runs a container runnable, valid inside the ``with`` (real runtimes only).
 
         :param container: a ``Runnable.Container`` protobuf message.
         :param env: the variables the container must see (Batch task variables and the job's own).
+        :raises ValueError: when this runtime cannot run the container.
         """
         raise NotImplementedError(f"the {self.name} runtime runs nothing")
+        yield []
 
 
 class SimulatedRuntime(ContainerRuntime):
@@ -82,11 +93,12 @@ class LocalRuntime(ContainerRuntime):
 
     name = "local"
 
-    def argv(self, container: Any, env: Mapping[str, str]) -> list[str]:
+    @contextlib.contextmanager
+    def command(self, container: Any, env: Mapping[str, str]) -> Iterator[list[str]]:
         """``[entrypoint, *commands]``.
 
         :param container: a ``Runnable.Container`` protobuf message.
-        :param env: unused: the subprocess inherits the task environment.
+        :param env: unused: the subprocess gets the task environment.
         """
         argv = ([container.entrypoint] if container.entrypoint else []) + list(container.commands)
         if not argv:
@@ -94,7 +106,7 @@ class LocalRuntime(ContainerRuntime):
                 f"the local runtime cannot run {container.image_uri}: set entrypoint or commands "
                 "(the image's default command is unknown outside a container engine)"
             )
-        return argv
+        yield argv
 
 
 class EngineRuntime(ContainerRuntime):
@@ -103,21 +115,37 @@ class EngineRuntime(ContainerRuntime):
     :param engine: the engine's command name.
     """
 
+    isolated = True
+
     def __init__(self, engine: str) -> None:
         self.name = engine
 
-    def argv(self, container: Any, env: Mapping[str, str]) -> list[str]:
-        """``ENGINE run --rm -e K=V ... [--entrypoint E] IMAGE COMMANDS...``.
+    @contextlib.contextmanager
+    def command(self, container: Any, env: Mapping[str, str]) -> Iterator[list[str]]:
+        """``ENGINE run --rm --env-file FILE [--entrypoint E] -- IMAGE COMMANDS...``.
+
+        The env file (mode 0600) exists while the ``with`` lasts.
 
         :param container: a ``Runnable.Container`` protobuf message.
-        :param env: the variables passed with ``-e``.
+        :param env: the variables the container sees, written to the env file.
         """
-        argv = [self.name, "run", "--rm"]
         for key, value in env.items():
-            argv += ["-e", f"{key}={value}"]
-        if container.entrypoint:
-            argv += ["--entrypoint", container.entrypoint]
-        return [*argv, container.image_uri, *container.commands]
+            if "\n" in key or "\n" in value or "=" in key:
+                raise ValueError(
+                    f"the {self.name} runtime cannot pass the variable {key!r}: an env file takes no "
+                    "line breaks, and no '=' in a name"
+                )
+        handle, path = tempfile.mkstemp(prefix="batchstream-env-", text=True)  # mode 0600
+        try:
+            with os.fdopen(handle, "w") as env_file:
+                env_file.writelines(f"{key}={value}\n" for key, value in env.items())
+            argv = [self.name, "run", "--rm", "--env-file", path]
+            if container.entrypoint:
+                argv += ["--entrypoint", container.entrypoint]
+            yield [*argv, "--", container.image_uri, *container.commands]
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 RUNTIMES = ("simulate", "local", "docker", "podman")

@@ -17,6 +17,7 @@ from google.cloud.logging_v2.types import ListLogEntriesRequest
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
+from airflow_batchstream.emulator.access import TokenInterceptor, check_bind, reply_host
 from airflow_batchstream.emulator.control import control_handler
 from airflow_batchstream.emulator.engine import Engine
 from airflow_batchstream.emulator.faults import TRANSIENT_CODES, FaultInjector
@@ -31,6 +32,7 @@ from airflow_batchstream.emulator.model import PREEMPTION_EXIT_CODE, EmulatorErr
 from airflow_batchstream.emulator.pubsub import Notifier, PubSubStore, pubsub_handlers
 from airflow_batchstream.emulator.registry import RegistryServer
 from airflow_batchstream.emulator.runtime import select_runtime
+from airflow_batchstream.emulator_client import emulator_channel
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
@@ -80,7 +82,7 @@ class BatchEmulator:
             channel = grpc.insecure_channel(emulator.address)
             ...
 
-    :param host: the interface to bind; loopback by default.
+    :param host: the interface to bind; loopback by default, and only loopback unless ``allow_remote``.
     :param port: the port to bind; 0 picks a free one (read it from :attr:`port` after start).
     :param queued_seconds: time a job stays QUEUED.
     :param scheduled_seconds: time a job stays SCHEDULED before its tasks run.
@@ -96,6 +98,8 @@ class BatchEmulator:
     :param streaming_seconds: start-up delay of a streamed image.
     :param image_sizes: optional ``uri -> bytes or None`` lookup, consulted after
         :meth:`register_image`; by default the sizes of the manifests registered in :attr:`registry`.
+    :param allow_remote: accept a non-loopback ``host`` (needs ``access_token``; logs a warning).
+    :param access_token: the token every call must carry (see :mod:`.access`); ``None``: none.
     """
 
     def __init__(
@@ -114,11 +118,15 @@ class BatchEmulator:
         image_bandwidth: float = DEFAULT_BANDWIDTH,
         streaming_seconds: float = DEFAULT_STREAMING_SECONDS,
         image_sizes: Callable[[str], int | None] | None = None,
+        allow_remote: bool = False,
+        access_token: str | None = None,
     ) -> None:
+        check_bind(host, allow_remote, access_token)
         self.host = host
         self.port = port
-        #: Registry v2 + Service Usage over HTTP on loopback, for the preflight (see its module).
-        self.registry = RegistryServer(host if host in ("127.0.0.1", "localhost", "::1") else "127.0.0.1")
+        self.access_token = access_token
+        #: Registry v2 + Service Usage over HTTP on the same interface, for the preflight (see its module).
+        self.registry = RegistryServer(host, access_token=access_token)
         image_sizes = image_sizes or self.registry.store.image_size
         self.engine = Engine(
             Timings(
@@ -155,7 +163,8 @@ class BatchEmulator:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="batch-emulator")
+            futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="batch-emulator"),
+            interceptors=[TokenInterceptor(self.access_token)] if self.access_token else None,
         )
         server.add_generic_rpc_handlers(self._handlers())
         bound = server.add_insecure_port(f"{self.address.rsplit(':', 1)[0]}:{self.port}")
@@ -360,7 +369,7 @@ class BatchEmulator:
         :param api_version: ``"v1alpha"`` or ``"v1"``.
         """
         module, transports = _client_modules(api_version)
-        channel = grpc.insecure_channel(self.address)
+        channel = emulator_channel(self.address, self.access_token)
         return module.BatchServiceClient(transport=transports.BatchServiceGrpcTransport(channel=channel))
 
     def async_client(self, api_version: str = "v1alpha") -> Any:
@@ -369,7 +378,7 @@ class BatchEmulator:
         :param api_version: ``"v1alpha"`` or ``"v1"``.
         """
         module, transports = _client_modules(api_version)
-        channel = grpc.aio.insecure_channel(self.address)
+        channel = emulator_channel(self.address, self.access_token, asynchronous=True)
         return module.BatchServiceAsyncClient(
             transport=transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
         )
@@ -381,7 +390,7 @@ class BatchEmulator:
             LoggingServiceV2GrpcTransport,
         )
 
-        channel = grpc.insecure_channel(self.address)
+        channel = emulator_channel(self.address, self.access_token)
         return LoggingServiceV2Client(transport=LoggingServiceV2GrpcTransport(channel=channel))
 
     def async_logging_client(self) -> Any:
@@ -391,7 +400,7 @@ class BatchEmulator:
             LoggingServiceV2GrpcAsyncIOTransport,
         )
 
-        channel = grpc.aio.insecure_channel(self.address)
+        channel = emulator_channel(self.address, self.access_token, asynchronous=True)
         return LoggingServiceV2AsyncClient(transport=LoggingServiceV2GrpcAsyncIOTransport(channel=channel))
 
     # -------------------------------------------------------------- serving
@@ -485,7 +494,7 @@ class BatchEmulator:
             pubsub_handlers(self.pubsub, lambda key, fn: self._wrap(key, "", lambda r, v: fn(r)), self._count)
         )
         handlers.append(control_handler(self))
-        handlers.append(_discovery_handler(lambda: self.registry.url))
+        handlers.append(_discovery_handler(self.host, lambda: self.registry.port))
         return tuple(handlers)
 
     def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
@@ -563,13 +572,25 @@ class BatchEmulator:
             time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
 
 
-def _discovery_handler(url: Callable[[], str]) -> grpc.GenericRpcHandler:
-    """Answer ``/airflow_batchstream.emulator.Discovery/HttpEndpoint`` with the HTTP server's URL."""
+def _discovery_handler(bound: str, port: Callable[[], int]) -> grpc.GenericRpcHandler:
+    """Answer ``/airflow_batchstream.emulator.Discovery/HttpEndpoint`` with the HTTP server's URL.
+
+    The request may be ``{"host": "HOST"}``, the host the client dialled: the reply names that
+    host (the address that reached this emulator), else the bound interface.
+    """
     from airflow_batchstream.preflight.http import DISCOVERY_METHOD
 
+    def answer(request: bytes, context: grpc.ServicerContext) -> bytes:
+        try:
+            asked = json.loads(request or b"{}").get("host")
+        except (ValueError, AttributeError):
+            asked = None
+        return json.dumps({"http": f"http://{reply_host(asked, bound)}:{port()}"}).encode()
+
     service, method = DISCOVERY_METHOD.strip("/").split("/")
-    reply = grpc.unary_unary_rpc_method_handler(lambda request, context: json.dumps({"http": url()}).encode())
-    return grpc.method_handlers_generic_handler(service, {method: reply})
+    return grpc.method_handlers_generic_handler(
+        service, {method: grpc.unary_unary_rpc_method_handler(answer)}
+    )
 
 
 def _client_modules(api_version: str) -> tuple[Any, Any]:

@@ -19,17 +19,19 @@ from airflow.providers.google.common.hooks.base_google import (
 from asgiref.sync import sync_to_async
 
 from airflow_batchstream.api_version import (
+    API_VERSIONS,
     DEFAULT_API_VERSION,
     batch_module,
-    check_api_version,
     emulator_host,
 )
+from airflow_batchstream.arguments import ArgumentCheck, job_id_problems, kind
 from airflow_batchstream.retry import (
     DEFAULT_RETRY_DEADLINE,
     retry_bound,
     transient_async_retrying,
     transient_retrying,
 )
+from airflow_batchstream.validation.violations import Violation
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from google.api_core.operation import Operation
 
     from airflow_batchstream.preflight import Finding
-    from airflow_batchstream.validation import Inspection, Violation
+    from airflow_batchstream.validation import Inspection
 
 T = TypeVar("T")
 
@@ -55,6 +57,40 @@ def job_path(project_id: str, region: str, job_id: str) -> str:
     :param job_id: the job's id within the region.
     """
     return f"projects/{project_id}/locations/{region}/jobs/{job_id}"
+
+
+def check_hook_arguments(
+    owner: str, gcp_conn_id: Any, impersonation_chain: Any, api_version: Any, retry_deadline: Any
+) -> None:
+    """
+    Refuse bad hook constructor arguments, all at once (shared by the sync and async hooks).
+
+    :param owner: the hook class's name, for the message.
+    :param gcp_conn_id: the connection id.
+    :param impersonation_chain: a service account or a list of them.
+    :param api_version: ``"v1"`` or ``"v1alpha"``.
+    :param retry_deadline: seconds one call may spend retrying.
+    """
+    check = ArgumentCheck()
+    check.text("gcp_conn_id", gcp_conn_id, required=True)
+    check.accounts("impersonation_chain", impersonation_chain)
+    check.choice("api_version", api_version, API_VERSIONS)
+    check.number("retry_deadline", retry_deadline, zero=True)
+    check.raise_if_any(owner)
+
+
+def check_job_call(owner: str, name: Any, deadline: Any = None) -> None:
+    """
+    Refuse a bad job name or deadline of a call on one job, before the call.
+
+    :param owner: the method, for the message.
+    :param name: the job's full resource name.
+    :param deadline: seconds of retrying, or ``None``.
+    """
+    check = ArgumentCheck()
+    check.job_name("name", name)
+    check.number("deadline", deadline, required=False, zero=True)
+    check.raise_if_any(owner)
 
 
 def build_batch_client(
@@ -75,13 +111,14 @@ def build_batch_client(
     client_cls = module.BatchServiceAsyncClient if asynchronous else module.BatchServiceClient
     host = emulator_host()
     if host:
-        import grpc
+        from airflow_batchstream.emulator_client import emulator_channel
 
         transports = module.services.batch_service.transports
+        channel = emulator_channel(host, asynchronous=asynchronous)
         if asynchronous:
-            transport = transports.BatchServiceGrpcAsyncIOTransport(channel=grpc.aio.insecure_channel(host))
+            transport = transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
         else:
-            transport = transports.BatchServiceGrpcTransport(channel=grpc.insecure_channel(host))
+            transport = transports.BatchServiceGrpcTransport(channel=channel)
         return client_cls(transport=transport)
     return client_cls(credentials=credentials, client_info=CLIENT_INFO, client_options=client_options)
 
@@ -112,9 +149,21 @@ class BatchStreamHook(GoogleBaseHook):
         retry_deadline: float = DEFAULT_RETRY_DEADLINE,
         **kwargs: Any,
     ) -> None:
+        check_hook_arguments(
+            type(self).__name__, gcp_conn_id, impersonation_chain, api_version, retry_deadline
+        )
         super().__init__(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, **kwargs)
-        self.api_version = check_api_version(api_version)
+        self.api_version = api_version
         self.retry_deadline = retry_deadline
+
+    @property
+    def project_id(self) -> str:
+        """The connection's project; with an emulator it is read from the connection alone, and no
+        credential is loaded (none is ever used there)."""
+        if emulator_host():
+            project: str = self._get_field("project") or PROVIDE_PROJECT_ID
+            return project
+        return super().project_id
 
     @cached_property
     def types(self) -> ModuleType:
@@ -154,6 +203,21 @@ class BatchStreamHook(GoogleBaseHook):
         :param request_id: idempotency key; the same key within an hour returns the same job.
             A random one is used when not given.
         """
+        check = ArgumentCheck()
+        if not isinstance(job, self.types.Job):
+            check.violations.append(
+                Violation(
+                    "job",
+                    "bad-argument",
+                    f"expected a Job of this hook's API version ({self.api_version}), got {kind(job)}",
+                    "parse it first: airflow_batchstream.spec.parse_job(spec, api_version)",
+                )
+            )
+        check.add(job_id_problems(job_id))
+        check.region("region", region)
+        check.project_id("project_id", project_id)
+        check.request_id("request_id", request_id)
+        check.raise_if_any("BatchStreamHook.submit_job")
         request = self.types.CreateJobRequest(
             parent=f"projects/{project_id}/locations/{region}",
             job_id=job_id,
@@ -169,6 +233,7 @@ class BatchStreamHook(GoogleBaseHook):
         :param name: ``projects/P/locations/L/jobs/ID``.
         :param deadline: at most this many seconds of retrying (less than the hook's own bound).
         """
+        check_job_call("BatchStreamHook.get_job", name, deadline)
         return self._call(self.get_conn().get_job, deadline, name=name)
 
     def cancel_job(self, name: str) -> Operation:
@@ -177,6 +242,7 @@ class BatchStreamHook(GoogleBaseHook):
 
         :param name: ``projects/P/locations/L/jobs/ID``.
         """
+        check_job_call("BatchStreamHook.cancel_job", name)
         return self._call(self.get_conn().cancel_job, name=name)
 
     def delete_job(self, name: str) -> Operation:
@@ -185,6 +251,7 @@ class BatchStreamHook(GoogleBaseHook):
 
         :param name: ``projects/P/locations/L/jobs/ID``.
         """
+        check_job_call("BatchStreamHook.delete_job", name)
         return self._call(self.get_conn().delete_job, name=name)
 
     @GoogleBaseHook.fallback_to_default_project_id
@@ -203,6 +270,12 @@ class BatchStreamHook(GoogleBaseHook):
         :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
         :param limit: stop after this many jobs.
         """
+        check = ArgumentCheck()
+        check.region("region", region)
+        check.project_id("project_id", project_id)
+        check.text("filter", filter)
+        check.integer("limit", limit, minimum=0, required=False)
+        check.raise_if_any("BatchStreamHook.list_jobs")
         request = self.types.ListJobsRequest(
             parent=f"projects/{project_id}/locations/{region}", filter=filter or ""
         )
@@ -216,6 +289,10 @@ class BatchStreamHook(GoogleBaseHook):
         :param job_name: ``projects/P/locations/L/jobs/ID``.
         :param task_group: the task group's id; Batch jobs have one, ``group0``.
         """
+        check = ArgumentCheck()
+        check.job_name("job_name", job_name)
+        check.task_group("task_group", task_group)
+        check.raise_if_any("BatchStreamHook.list_tasks")
         pager = self._call(self.get_conn().list_tasks, parent=f"{job_name}/taskGroups/{task_group}")
         return list(pager)
 
@@ -277,14 +354,18 @@ class BatchStreamHook(GoogleBaseHook):
         :param mode: ``"warn"``, ``"strict"`` or ``"off"``.
         :param log: where warnings go.
         """
-        from airflow_batchstream.preflight import run_preflight
+        from airflow_batchstream.preflight import PREFLIGHT_MODES, run_preflight
 
+        check = ArgumentCheck()
+        check.choice("mode", mode, PREFLIGHT_MODES)
+        check.project_id("project_id", project_id)
+        check.raise_if_any("BatchStreamHook.run_preflight")
         if mode == "off":
             return []
         return run_preflight(
             inspection.streaming_images,
             project_id or self.project_id,
-            self.get_credentials(),
+            None if emulator_host() else self.get_credentials(),
             mode=mode,
             log=log or self.log,
         )
@@ -331,10 +412,13 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
         retry_deadline: float = DEFAULT_RETRY_DEADLINE,
         **kwargs: Any,
     ) -> None:
+        check_hook_arguments(
+            type(self).__name__, gcp_conn_id, impersonation_chain, api_version, retry_deadline
+        )
         super().__init__(
             gcp_conn_id=gcp_conn_id,
             impersonation_chain=impersonation_chain,
-            api_version=check_api_version(api_version),
+            api_version=api_version,
             **kwargs,
         )
         self.gcp_conn_id = gcp_conn_id
@@ -384,6 +468,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
         :param name: ``projects/P/locations/L/jobs/ID``.
         :param deadline: at most this many seconds of retrying (less than the hook's own bound).
         """
+        check_job_call("BatchStreamAsyncHook.get_job", name, deadline)
         return await self._call("get_job", deadline, name=name)
 
     async def cancel_job(self, name: str, deadline: float | None = None) -> Any:
@@ -393,4 +478,5 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
         :param name: ``projects/P/locations/L/jobs/ID``.
         :param deadline: at most this many seconds of retrying (less than the hook's own bound).
         """
+        check_job_call("BatchStreamAsyncHook.cancel_job", name, deadline)
         return await self._call("cancel_job", deadline, name=name)

@@ -11,15 +11,22 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
+from airflow_batchstream.arguments import MAX_LABELS, ArgumentCheck
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
+from airflow_batchstream.preflight import PREFLIGHT_MODES
+from airflow_batchstream.validation import VALIDATION_MODES
+from airflow_batchstream.validation.violations import ImageStreamingValidationError, Violation
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_batchstream.watch import JobWatcher
+
+#: Arguments that only build a job from ``image_uri``; with ``job`` they would be silently ignored.
+CONVENIENCE_ONLY = ("commands", "entrypoint", "volumes", "parallelism", "environment", "machine_type")
 
 
 class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
@@ -147,20 +154,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         from airflow_batchstream.notifications import check_push_arguments
 
         super().__init__(**kwargs)
-        if (job is None) == (image_uri is None):
-            raise ValueError(
-                f"{self.task_id}: give either job= (a whole job specification) or image_uri= "
-                "(with commands=, entrypoint=, ... to build one), not both and not neither."
-            )
-        check_api_version(api_version)
-        if timeout is not None and timeout <= 0:
-            raise ValueError(
-                f"{self.task_id}: timeout must be a positive number of seconds, not {timeout!r}."
-            )
-        if max_log_lines < 0:
-            raise ValueError(f"{self.task_id}: max_log_lines must be 0 or more, not {max_log_lines!r}.")
-        if poll_interval <= 0:
-            raise ValueError(f"{self.task_id}: poll_interval must be positive, not {poll_interval!r}.")
         self.region = region
         self.project_id = project_id
         self.job = job
@@ -178,11 +171,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.impersonation_chain = impersonation_chain
         self.api_version = api_version
         self.poll_interval = poll_interval
-        if validation not in ("strict", "warn", "off") or preflight not in ("warn", "strict", "off"):
-            raise ValueError(
-                f"{self.task_id}: validation= takes 'strict', 'warn' or 'off' and preflight= takes "
-                f"'warn', 'strict' or 'off'; got {validation!r} and {preflight!r}."
-            )
         self.validation = validation
         self.preflight = preflight
         # BaseOperator already has a dry_run() method: keep the flag under another name.
@@ -194,13 +182,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.retry_on_cancel = retry_on_cancel
         self.fetch_logs = fetch_logs
         self.max_log_lines = max_log_lines
-        check_push_arguments(
-            self.task_id,
-            notification_topic,
-            notification_subscription,
-            create_notification_subscription,
-            safety_poll_interval,
-        )
         self.notification_topic = notification_topic
         self.notification_subscription = notification_subscription
         self.create_notification_subscription = create_notification_subscription
@@ -208,9 +189,98 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self._subscription: str | None = None
         self._job_name: str | None = None
         self._watcher: JobWatcher | None = None
+        self._check_settings()
+        check_push_arguments(
+            self.task_id,
+            notification_topic,
+            notification_subscription,
+            create_notification_subscription,
+            safety_poll_interval,
+        )
 
-    def job_spec(self) -> Any:
-        """Return the job as given: ``job``, or the dict the convenience arguments build."""
+    def _check_settings(self) -> None:
+        """Refuse bad arguments that are not templated, all at once, when the DAG is parsed."""
+        check = ArgumentCheck()
+        if (self.job is None) == (self.image_uri is None):
+            check.violations.append(
+                Violation(
+                    "job",
+                    "bad-argument",
+                    "give either job= (a whole job specification) or image_uri= (with commands=, ... to "
+                    "build one), not both and not neither",
+                )
+            )
+        check.text("gcp_conn_id", self.gcp_conn_id, required=True)
+        check.choice("api_version", self.api_version, API_VERSIONS)
+        check.number("poll_interval", self.poll_interval)
+        check.choice("validation", self.validation, VALIDATION_MODES)
+        check.choice("preflight", self.preflight, PREFLIGHT_MODES)
+        for name in ("wait_for_completion", "cancel_on_kill", "retry_on_cancel", "fetch_logs"):
+            check.flag(name, getattr(self, name))
+        check.flag("dry_run", self.is_dry_run)
+        check.flag("deferrable", self.deferrable)
+        check.integer("max_log_lines", self.max_log_lines, minimum=0)
+        if not isinstance(self.task_count, str):  # a template string is checked once rendered
+            check.integer("task_count", self.task_count, minimum=1)
+        if not isinstance(self.parallelism, str):
+            check.integer("parallelism", self.parallelism, minimum=1, required=False)
+        if not isinstance(self.timeout, str):
+            check.number("timeout", self.timeout, required=False)
+        check.raise_if_any(self.task_id)
+
+    def _check_templated(self) -> str:
+        """
+        Refuse bad templated arguments after rendering, before any network call; return the project.
+
+        Every problem is reported at once; numeric strings (templating without native rendering)
+        become numbers.
+        """
+        from airflow_batchstream.spec import AIRFLOW_LABEL_KEYS
+
+        check = ArgumentCheck()
+        check.region("region", self.region)
+        project_id = check.project_id("project_id", self.project_id)
+        check.job_id("job_id", self.job_id)
+        check.accounts("impersonation_chain", self.impersonation_chain)
+        check.labels("labels", self.labels, reserved=AIRFLOW_LABEL_KEYS)
+        self.timeout = check.number("timeout", self.timeout, required=False)
+        if self.job is None:
+            check.text("image_uri", self.image_uri, required=True)
+            check.strings("commands", self.commands, example='["--date", "{{ ds }}"]')
+            check.text("entrypoint", self.entrypoint)
+            check.strings("volumes", self.volumes, example='["/mnt/disks/share:/share:ro"]')
+            check.environment("environment", self.environment)
+            check.text("machine_type", self.machine_type)
+            task_count = check.integer("task_count", self.task_count, minimum=1)
+            self.parallelism = check.integer("parallelism", self.parallelism, minimum=1, required=False)
+            self.task_count = task_count or self.task_count
+        else:
+            for name in CONVENIENCE_ONLY:
+                if getattr(self, name) is not None:
+                    check.violations.append(
+                        Violation(
+                            name,
+                            "bad-argument",
+                            "is used only to build a job from image_uri=, and job= is given",
+                            "put it into the job specification, or give image_uri= instead of job=",
+                        )
+                    )
+        if not check.violations and project_id is None:
+            project_id = self.hook.project_id
+            if not project_id:
+                check.violations.append(
+                    Violation(
+                        "project_id",
+                        "bad-project-id",
+                        f"not given, and connection {self.gcp_conn_id!r} names no project",
+                        "give project_id=, or set project in the connection's extra",
+                    )
+                )
+        check.raise_if_any(self.task_id)
+        return str(project_id)
+
+    def _job_source(self) -> Any:
+        """Return ``job`` as given, or the dict the convenience arguments build."""
         from airflow_batchstream.spec import convenience_job
 
         if self.job is not None:
@@ -226,42 +296,31 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             machine_type=self.machine_type,
         )
 
-    def build_job(self) -> Any:
-        """Return the ``Job`` proto this task submits, from ``job`` or the convenience arguments."""
-        from airflow_batchstream.spec import parse_job
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        """
+        Check, build (once), validate, preflight and submit the job; wait for it as configured.
 
-        job = parse_job(self.job_spec(), self.api_version)
-        if self.timeout is not None:
-            for group in job.task_groups:
-                if "max_run_duration" not in group.task_spec:
-                    group.task_spec.max_run_duration = timedelta(seconds=self.timeout)
+        :param context: the task's context.
+        """
+        from airflow_batchstream.summary import summarize_job
+
+        project_id = self._check_templated()
+        job_id = self._job_id_for_try(context, context["ti"].try_number)
+        inspection = self.hook.inspect_job(self._job_source(), region=self.region, job_id=job_id)
+        inspection.enforce(self.validation, self.log)
+        job = self._finish_job(inspection.job, context)
         if self.notification_topic:
             from airflow_batchstream.notifications import add_state_notification, resource_path
 
-            project_id = self.project_id or self.hook.project_id
-            add_state_notification(
-                job, resource_path(self.notification_topic, "topics", project_id, "notification_topic")
-            )
-        return job
-
-    def execute(self, context: Context) -> dict[str, Any] | None:
-        from airflow_batchstream.preflight.submission import check_submission
-        from airflow_batchstream.summary import summarize_job
-
-        check_submission(
-            self.hook,
-            self.job_spec(),
-            region=self.region,
-            job_id=self.job_id,
-            project_id=self.project_id,
-            validation=self.validation,
-            preflight=self.preflight,
-            log=self.log,
-        )
+            topic = resource_path(self.notification_topic, "topics", project_id, "notification_topic")
+            add_state_notification(job, topic)
+        self.hook.run_preflight(inspection, project_id=project_id, mode=self.preflight, log=self.log)
         if self.is_dry_run:
-            return self._dry_run(context)
-        self._subscription = self._prepare_push()
-        job = self._submit_or_reattach(context)
+            from airflow_batchstream.preflight.submission import dry_run_result
+
+            return dry_run_result(job, job_id=job_id, region=self.region, project_id=project_id, log=self.log)
+        self._subscription = self._prepare_push(project_id)
+        job = self._submit_or_reattach(context, job, job_id, project_id)
         self._job_name = job.name
         self._persist_links(context, job)
         if not self.wait_for_completion:
@@ -286,9 +345,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         suffix = f"-t{try_number}"
         return self.job_id[: JOB_ID_MAX_LENGTH - len(suffix)].rstrip("-") + suffix
 
-    def _submit_or_reattach(self, context: Context) -> Any:
+    def _submit_or_reattach(self, context: Context, job: Any, job_id: str, project_id: str) -> Any:
         """
-        Return the job this try waits for: an earlier try's live or succeeded job, else a new one.
+        Return the job this try waits for: an earlier try's live or succeeded job, else ``job``, created.
 
         A CreateJob whose response was lost is retried with the same ``request_id`` (the service returns
         the job it made); ALREADY_EXISTS (a create that landed before this process died) reads that job.
@@ -297,12 +356,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
 
         from airflow_batchstream.hooks.batch import job_path
 
-        project_id = self.project_id or self.hook.project_id
         earlier = self._earlier_try_job(context, project_id)
         if earlier is not None:
             return earlier
-        job_id = self._job_id_for_try(context, context["ti"].try_number)
-        job = self._labelled_job(context)
         try:
             created = self.hook.submit_job(
                 job=job,
@@ -321,9 +377,13 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.log.info("Submitted Batch job %s (uid %s).", created.name, created.uid)
         return created
 
-    def _prepare_push(self) -> str | None:
-        """Create the notification topic and subscription if asked (before the job, so no message is
-        lost); return the subscription the trigger pulls, if any."""
+    def _prepare_push(self, project_id: str) -> str | None:
+        """
+        Create the notification topic and subscription if asked (before the job, so no message is
+        lost); return the subscription the trigger pulls, if any.
+
+        :param project_id: the job's project (completes bare topic and subscription ids).
+        """
         from airflow_batchstream.notifications import prepare_push
 
         if not (self.notification_topic or self.notification_subscription):
@@ -332,35 +392,38 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             self.notification_topic,
             self.notification_subscription,
             self.create_notification_subscription,
-            self.project_id or self.hook.project_id,
+            project_id,
             self.hook.get_credentials,
             self.log,
         )
         return subscription
 
-    def _labelled_job(self, context: Context) -> Any:
-        from airflow_batchstream.spec import MANAGED_BY_LABEL, label_value, with_labels
+    def _finish_job(self, job: Any, context: Context) -> Any:
+        """
+        Complete the parsed job in place: ``timeout`` as ``max_run_duration``, then the labels.
 
-        ti = context["ti"]
-        airflow_labels = {
-            "airflow-dag-id": label_value(ti.dag_id),
-            "airflow-task-id": label_value(ti.task_id),
-            "airflow-run-id": label_value(ti.run_id),
-            "airflow-try-number": str(ti.try_number),
-            MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
-        }
-        if ti.map_index is not None and ti.map_index >= 0:
-            airflow_labels["airflow-map-index"] = str(ti.map_index)
-        return with_labels(self.build_job(), {**dict(self.labels or {}), **airflow_labels})
+        :raises ImageStreamingValidationError: the labels would exceed Batch's limit.
+        """
+        from airflow_batchstream.spec import airflow_labels, with_labels
 
-    def _dry_run(self, context: Context) -> dict[str, Any]:
-        """Log the job this try would submit and return what a dry run reports; no API call."""
-        from airflow_batchstream.preflight.submission import dry_run_result
-
-        job_id = self._job_id_for_try(context, context["ti"].try_number)
-        project_id = self.project_id or self.hook.project_id
-        job = self._labelled_job(context)
-        return dry_run_result(job, job_id=job_id, region=self.region, project_id=project_id, log=self.log)
+        if self.timeout is not None:
+            for group in job.task_groups:
+                if "max_run_duration" not in group.task_spec:
+                    group.task_spec.max_run_duration = timedelta(seconds=self.timeout)
+        with_labels(job, {**dict(self.labels or {}), **airflow_labels(context["ti"])})
+        if len(job.labels) > MAX_LABELS:
+            raise ImageStreamingValidationError(
+                [
+                    Violation(
+                        "labels",
+                        "too-many-labels",
+                        f"the job would carry {len(job.labels)} labels (its own, labels= and the "
+                        f"operator's); Batch allows {MAX_LABELS}",
+                        "drop labels from the job or from labels=",
+                    )
+                ]
+            )
+        return job
 
     def _earlier_try_job(self, context: Context, project_id: str) -> Any:
         """Return the newest earlier try's job that is still active or succeeded, else ``None``."""

@@ -2,21 +2,34 @@
 
 (a) each streaming image's manifest, through the registry v2 API (schema 1, empty and duplicate
 layers refused; indexes resolved to linux/amd64); (b) the Container File System API enabled in
-the project, through Service Usage. A check that cannot run (no permission, no network) warns,
-and fails only with ``mode="strict"``. Passing results are cached for the life of the process.
+the project, through Service Usage. A check that cannot run (no permission, no network, an answer
+we cannot read) warns, and fails only with ``mode="strict"``. Passing results are cached for
+:data:`PASS_SECONDS`, keyed by endpoint, caller identity and image (or project), at most
+:data:`MAX_PASSES` of them. With ``BATCH_EMULATOR_HOST`` set, no Google credential is fetched or sent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
+
+from airflow_batchstream.api_version import emulator_host
+
 PREFLIGHT_MODES = ("warn", "strict", "off")
+#: Seconds a passed check is remembered.
+PASS_SECONDS = 3600
+#: Passed checks remembered at most (the oldest go first).
+MAX_PASSES = 1024
 _cache_lock = threading.Lock()
-_passed: set[tuple[str, str]] = set()
+_passed: TTLCache[tuple[str, ...], bool] = TTLCache(MAX_PASSES, PASS_SECONDS)
+#: What a malformed answer may raise while it is read; such an answer makes a check unavailable.
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,26 @@ def clear_cache() -> None:
         _passed.clear()
 
 
+def _identity(credentials: Any, token: str | None) -> str:
+    """Who the checks run as: the emulator, a service account, a token's hash, or anonymous."""
+    if emulator_host():
+        return "emulator"
+    email = getattr(credentials, "service_account_email", None) or getattr(credentials, "signer_email", None)
+    if isinstance(email, str) and email:
+        return email
+    return "token:" + hashlib.sha256(token.encode()).hexdigest() if token else "anonymous"
+
+
+def _remembered(key: tuple[str, ...]) -> bool:
+    with _cache_lock:
+        return _passed.get(key, False)
+
+
+def _remember(key: tuple[str, ...]) -> None:
+    with _cache_lock:
+        _passed[key] = True
+
+
 def access_token(credentials: Any) -> str | None:
     """
     Return a fresh OAuth2 access token for ``credentials``, or ``None`` for anonymous ones.
@@ -97,7 +130,7 @@ def run_preflight(
 
     :param images: ``(path, image_uri)`` of every streaming Artifact Registry image.
     :param project_id: the project the job runs in.
-    :param credentials: Google credentials of the connection.
+    :param credentials: Google credentials of the connection; never used with an emulator.
     :param mode: ``"warn"`` (default), ``"strict"`` or ``"off"``.
     :param log: where warnings go.
     :return: the findings that did not fail the check (warnings).
@@ -112,16 +145,19 @@ def run_preflight(
 
     log = log or logging.getLogger(__name__)
     findings: list[Finding] = []
-    try:
-        token = access_token(credentials)
-    except Exception as error:  # any refresh failure means the checks cannot run
-        token = None
-        findings.append(Finding("credentials", "preflight-unavailable", f"no access token: {error}"))
+    emulated = emulator_host() is not None
+    token = None
+    if not emulated:
+        try:
+            token = access_token(credentials)
+        except Exception as error:  # any refresh failure means the checks cannot run
+            findings.append(Finding("credentials", "preflight-unavailable", f"no access token: {error}"))
+    scope = (emulator_host() or "google", _identity(credentials, token))
     with requests.Session() as session:
         for path, uri in dict.fromkeys(images):
-            findings += _check_image(path, uri, token, session)
-    with AuthorizedSession(credentials) as session:
-        findings += _check_api(project_id, session)
+            findings += _check_image(path, uri, token, session, scope)
+    with requests.Session() if emulated else AuthorizedSession(credentials) as session:
+        findings += _check_api(project_id, session, scope)
     for finding in findings:
         log.warning("Preflight: %s", finding)
     if any(f.blocking or mode == "strict" for f in findings):
@@ -129,25 +165,29 @@ def run_preflight(
     return findings
 
 
-def _check_image(path: str, uri: str, token: str | None, session: Any) -> list[Finding]:
+def _check_image(
+    path: str, uri: str, token: str | None, session: Any, scope: tuple[str, str]
+) -> list[Finding]:
     from airflow_batchstream.preflight.registry import AccessProblem, inspect_image
     from airflow_batchstream.validation.images import parse_artifact_registry
 
     ref = parse_artifact_registry(uri)
-    if ref is None or ("image", uri) in _passed:
+    key = (*scope, "image", uri)
+    if ref is None or _remembered(key):
         return []
     try:
         verdict = inspect_image(ref, token, session)
     except AccessProblem as error:
         return [Finding(uri, "preflight-unavailable", str(error), path=path)]
+    except _MALFORMED as error:
+        return [Finding(uri, "preflight-unavailable", f"unreadable registry answer: {error!r}", path=path)]
     if not verdict.problems:
-        with _cache_lock:
-            _passed.add(("image", uri))
+        _remember(key)
     return [Finding(uri, p.rule, p.message, p.hint, path) for p in verdict.problems]
 
 
-def _check_api(project_id: str | None, session: Any) -> list[Finding]:
-    from airflow_batchstream.preflight.registry import AccessProblem
+def _check_api(project_id: str | None, session: Any, scope: tuple[str, str]) -> list[Finding]:
+    from airflow_batchstream.preflight.http import AccessProblem
     from airflow_batchstream.preflight.service_usage import (
         CONTAINER_FILE_SYSTEM_API,
         enable_command,
@@ -160,13 +200,16 @@ def _check_api(project_id: str | None, session: Any) -> list[Finding]:
                 "project", "preflight-unavailable", "no project id: give project_id or a connection project"
             )
         ]
-    if ("project", project_id) in _passed:
+    key = (*scope, "project", project_id)
+    if _remembered(key):
         return []
     subject = f"project {project_id}"
     try:
         state = service_state(project_id, session)
     except AccessProblem as error:
         return [Finding(subject, "preflight-unavailable", str(error))]
+    except _MALFORMED as error:
+        return [Finding(subject, "preflight-unavailable", f"unreadable Service Usage answer: {error!r}")]
     if state != "ENABLED":
         return [
             Finding(
@@ -176,6 +219,5 @@ def _check_api(project_id: str | None, session: Any) -> list[Finding]:
                 f"run: {enable_command(project_id)}",
             )
         ]
-    with _cache_lock:
-        _passed.add(("project", project_id))
+    _remember(key)
     return []

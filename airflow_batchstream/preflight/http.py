@@ -1,22 +1,68 @@
-"""Where the preflight's HTTP endpoints are: Google's hosts, or the emulator's loopback server.
+"""Where the preflight's HTTP endpoints are: Google's hosts, or the emulator's server.
 
 With ``BATCH_EMULATOR_HOST`` set, the emulator answers one extra gRPC method on the same port,
-``/airflow_batchstream.emulator.Discovery/HttpEndpoint``, whose reply is the JSON
-``{"http": "http://127.0.0.1:PORT"}``: its registry v2 and Service Usage server. Registry requests
+``/airflow_batchstream.emulator.Discovery/HttpEndpoint``: the request is ``{"host": HOST}`` (the
+host we dialled), the reply the JSON ``{"http": "http://HOST:PORT"}``: its registry v2 and Service
+Usage server. The reply is accepted only when it names a loopback host or the host of
+``BATCH_EMULATOR_HOST``, so an emulator cannot send the preflight anywhere else. Registry requests
 then go there with the image's real host in the ``Host`` header (virtual hosting), so one server
-stands in for every ``LOCATION-docker.pkg.dev``.
+stands in for every ``LOCATION-docker.pkg.dev``. Requests to an emulator carry its access token
+(``BATCH_EMULATOR_TOKEN``) and never a Google credential.
 """
 
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from airflow_batchstream.api_version import emulator_host
+from airflow_batchstream.emulator_client import emulator_channel, token_headers
 
 DISCOVERY_METHOD = "/airflow_batchstream.emulator.Discovery/HttpEndpoint"
 SERVICE_USAGE_URL = "https://serviceusage.googleapis.com"
 #: Seconds one HTTP request of the preflight may take.
 HTTP_TIMEOUT = 15.0
+#: Hosts (and their subdomains) that may receive the connection's Google credentials.
+GOOGLE_HOST_SUFFIXES = ("googleapis.com", "pkg.dev", "gcr.io", "google.com")
+
+
+class AccessProblem(Exception):
+    """A check could not run: no permission (401/403), a transport failure, or an answer we cannot read."""
+
+
+def _host_of(address: str) -> str:
+    """The host part of ``host:port``, ``[v6]:port`` or a URL's netloc, lower-cased, without brackets."""
+    return (urlsplit(f"//{address}").hostname or "").lower()
+
+
+def emulator_may_serve(host: str) -> bool:
+    """
+    Tell whether a host may be an emulator's HTTP endpoint: loopback, or ``BATCH_EMULATOR_HOST``'s host.
+
+    :param host: the host name or address (no port).
+    """
+    from ipaddress import ip_address
+
+    host = host.strip("[]").lower()
+    configured = emulator_host()
+    if configured and host == _host_of(configured):
+        return True
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_google_host(host: str) -> bool:
+    """
+    Tell whether a host is Google's (``*.googleapis.com``, ``*.pkg.dev``, ``*gcr.io``, ``*.google.com``).
+
+    :param host: the host name.
+    """
+    host = host.lower().rstrip(".")
+    return any(host == suffix or host.endswith("." + suffix) for suffix in GOOGLE_HOST_SUFFIXES)
 
 
 def emulator_http_endpoint() -> str | None:
@@ -25,15 +71,37 @@ def emulator_http_endpoint() -> str | None:
 
     Not cached: an emulator restarted on the same gRPC port (tests, a developer's shell) gets a new
     HTTP port, and one loopback call per preflight request costs nothing worth saving.
+
+    :raises AccessProblem: the emulator does not answer, or names a host it may not.
     """
     host = emulator_host()
     if not host:
         return None
     import grpc
 
-    with grpc.insecure_channel(host) as channel:
-        reply = channel.unary_unary(DISCOVERY_METHOD)(b"", timeout=HTTP_TIMEOUT)
-    return str(json.loads(reply)["http"])
+    dialled = _host_of(host)
+    request = json.dumps({"host": f"[{dialled}]" if ":" in dialled else dialled}).encode()
+    try:
+        with emulator_channel(host) as channel:
+            reply = channel.unary_unary(DISCOVERY_METHOD)(request, timeout=HTTP_TIMEOUT)
+        url = json.loads(reply)["http"]
+        parts = urlsplit(url)
+        named = parts.hostname or ""
+        port = parts.port
+    except grpc.RpcError as error:
+        raise AccessProblem(
+            f"the emulator at {host} did not say where its HTTP side is: {error.code().name}"
+        ) from None
+    except (ValueError, KeyError, TypeError):
+        raise AccessProblem(f"the emulator at {host} gave an unreadable HTTP endpoint") from None
+    if parts.scheme != "http" or parts.username or parts.password or not port or parts.path.strip("/"):
+        raise AccessProblem(f"the emulator at {host} named an HTTP endpoint that is not http://HOST:PORT")
+    if not emulator_may_serve(named):
+        raise AccessProblem(
+            f"refused the emulator's HTTP endpoint on {named}: only loopback or the host of "
+            "BATCH_EMULATOR_HOST is accepted"
+        )
+    return f"http://{parts.netloc}"
 
 
 def registry_target(registry_host: str) -> tuple[str, dict[str, str]]:
@@ -44,10 +112,13 @@ def registry_target(registry_host: str) -> tuple[str, dict[str, str]]:
     """
     base = emulator_http_endpoint()
     if base:
-        return base, {"Host": registry_host}
+        return base, {"Host": registry_host, **token_headers()}
     return f"https://{registry_host}", {}
 
 
-def service_usage_url() -> str:
-    """Return the Service Usage API's base URL (the emulator's when one is set)."""
-    return emulator_http_endpoint() or SERVICE_USAGE_URL
+def service_usage_target() -> tuple[str, dict[str, str]]:
+    """Return the Service Usage API's base URL (the emulator's when one is set) and extra headers."""
+    base = emulator_http_endpoint()
+    if base:
+        return base, token_headers()
+    return SERVICE_USAGE_URL, {}

@@ -58,6 +58,29 @@ class Problem:
     hint: str
 
 
+def malformed(document: Any) -> str | None:
+    """
+    Say why a parsed answer cannot be a manifest or an index, or return ``None`` when its shape is fine.
+
+    :param document: the parsed JSON answer.
+    """
+    if not isinstance(document, dict):
+        return f"a JSON {type(document).__name__}, not an object"
+    if not isinstance(document.get("mediaType", ""), str):
+        return "mediaType is not a string"
+    for key in ("layers", "manifests", "fsLayers"):
+        items = document.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return f"{key} is not a list of objects"
+    for entry in document.get("manifests", []):
+        if not isinstance(entry.get("digest"), str) or not isinstance(entry.get("platform", {}), dict):
+            return "an index entry has no digest or a platform that is not an object"
+    for layer in document.get("layers", []):
+        if not isinstance(layer.get("digest", ""), str) or not isinstance(layer.get("size", 0), int):
+            return "a layer's digest or size has the wrong type"
+    return None
+
+
 def media_type(document: dict[str, Any], content_type: str = "") -> str:
     """
     Return a manifest's media type: its ``mediaType`` field, else the response's, else by shape.

@@ -5,7 +5,9 @@ caller's OAuth2 access token goes in ``Authorization: Bearer``. When a registry 
 ``WWW-Authenticate: Bearer realm=...,service=...,scope=...`` (the token handshake of
 https://distribution.github.io/distribution/spec/auth/token/), we ask the realm for a registry
 token with Basic credentials ``oauth2accesstoken:<access token>`` (the user name Artifact Registry
-documents for ``docker login`` with an access token) and retry once with it.
+documents for ``docker login`` with an access token) and retry once with it. The realm is followed
+only over HTTPS to the registry's own host or a Google host (with the emulator: only to its own
+hosts, and with no Google credential), and a token request never follows a redirect.
 """
 
 from __future__ import annotations
@@ -14,25 +16,51 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
-from airflow_batchstream.preflight.http import HTTP_TIMEOUT, registry_target
+from airflow_batchstream.api_version import emulator_host
+from airflow_batchstream.preflight.http import (
+    HTTP_TIMEOUT,
+    AccessProblem,
+    emulator_may_serve,
+    is_google_host,
+    registry_target,
+)
 from airflow_batchstream.preflight.manifests import (
     ACCEPT,
     INDEX_TYPES,
     Problem,
     layer_problems,
+    malformed,
     media_type,
     pick_platform,
 )
 from airflow_batchstream.validation.images import ImageRef
 
+__all__ = ["AccessProblem", "ManifestVerdict", "RegistryClient", "inspect_image", "realm_allowed"]
+
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
-class AccessProblem(Exception):
-    """The manifest could not be read for lack of permission (401/403) or a transport failure."""
+def realm_allowed(realm: str, registry_host: str) -> bool:
+    """
+    Tell whether a token realm may be asked for a registry token.
+
+    Against Google: HTTPS to the registry's own host or a Google host. With ``BATCH_EMULATOR_HOST``:
+    HTTP(S) to loopback or the emulator's host only.
+
+    :param realm: the ``realm`` of the registry's ``WWW-Authenticate`` challenge.
+    :param registry_host: the image's registry host.
+    """
+    parts = urlsplit(realm)
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password:
+        return False
+    if emulator_host():
+        return parts.scheme in ("http", "https") and emulator_may_serve(host)
+    return parts.scheme == "https" and (host == registry_host.lower() or is_google_host(host))
 
 
 @dataclass
@@ -73,7 +101,7 @@ class RegistryClient:
 
     def _get(self, url: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.session.get(url, timeout=HTTP_TIMEOUT, **kwargs)
+            return self.session.get(url, timeout=HTTP_TIMEOUT, allow_redirects=False, **kwargs)
         except requests.RequestException as error:
             raise AccessProblem(f"cannot reach {self.ref.host}: {error}") from None
 
@@ -103,24 +131,41 @@ class RegistryClient:
             document = json.loads(response.content)
         except ValueError:
             raise AccessProblem(f"the registry's manifest for {url} is not JSON") from None
+        if reason := malformed(document):
+            raise AccessProblem(f"the registry's answer for {url} is not a manifest: {reason}")
         return document, media_type(document, response.headers.get("Content-Type", ""))
 
     def _auth(self, headers: dict[str, str]) -> dict[str, str]:
         return {**headers, "Authorization": f"Bearer {self.bearer}"} if self.bearer else headers
 
     def _registry_token(self, challenge: dict[str, str]) -> str | None:
+        realm = challenge.get("realm", "")
+        if not realm_allowed(realm, self.ref.host):
+            where = urlsplit(realm).netloc or repr(realm)
+            raise AccessProblem(
+                f"the registry {self.ref.host} sent its token request to {where}; "
+                "refused (only HTTPS to the registry's own host or a Google host is followed)"
+            )
         params = {key: value for key, value in challenge.items() if key in ("service", "scope")}
         params.setdefault("scope", f"repository:{self.ref.name}:pull")
         auth = ("oauth2accesstoken", self.access_token) if self.access_token else None
         headers = dict(self.headers)
-        response = self._get(challenge.get("realm", ""), params=params, auth=auth, headers=headers)
+        response = self._get(realm, params=params, auth=auth, headers=headers)
         if response.status_code in (401, 403):
             raise AccessProblem(
                 f"the registry's token service refused a pull token for {self.ref.name} "
                 f"(HTTP {response.status_code}); grant roles/artifactregistry.reader"
             )
-        body = response.json() if response.status_code == 200 else {}
-        return body.get("token") or body.get("access_token")
+        if response.status_code != 200:
+            raise AccessProblem(f"the registry's token service answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise AccessProblem("the registry's token service did not answer a JSON object")
+        token = body.get("token") or body.get("access_token")
+        return token if isinstance(token, str) else None
 
 
 def inspect_image(ref: ImageRef, access_token: str | None, session: requests.Session) -> ManifestVerdict:

@@ -13,8 +13,7 @@ from typing import Any
 
 import requests
 
-from airflow_batchstream.preflight.http import HTTP_TIMEOUT, service_usage_url
-from airflow_batchstream.preflight.registry import AccessProblem
+from airflow_batchstream.preflight.http import HTTP_TIMEOUT, AccessProblem, service_usage_target
 
 CONTAINER_FILE_SYSTEM_API = "containerfilesystem.googleapis.com"
 
@@ -35,11 +34,13 @@ def service_state(project_id: str, session: Any, service: str = CONTAINER_FILE_S
     :param project_id: the project id or number.
     :param session: an authorised HTTP session (``google.auth.transport.requests.AuthorizedSession``).
     :param service: the service name.
-    :raises AccessProblem: when the caller may not ask (401/403) or the API cannot be reached.
+    :raises AccessProblem: when the caller may not ask (401/403), the API cannot be reached, or its
+        answer is not a Service.
     """
-    url = f"{service_usage_url()}/v1/projects/{project_id}/services/{service}"
+    base, headers = service_usage_target()
+    url = f"{base}/v1/projects/{project_id}/services/{service}"
     try:
-        response = session.get(url, timeout=HTTP_TIMEOUT)
+        response = session.get(url, timeout=HTTP_TIMEOUT, headers=headers, allow_redirects=False)
     except (requests.RequestException, OSError) as error:
         raise AccessProblem(f"cannot reach the Service Usage API: {error}") from None
     if response.status_code in (401, 403):
@@ -49,4 +50,10 @@ def service_state(project_id: str, session: Any, service: str = CONTAINER_FILE_S
         )
     if response.status_code != 200:
         raise AccessProblem(f"the Service Usage API answered HTTP {response.status_code} for {url}")
-    return str(response.json().get("state", "STATE_UNSPECIFIED"))
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("state", ""), str):
+        raise AccessProblem(f"the Service Usage API's answer for {url} is not a Service (JSON object)")
+    return str(body.get("state") or "STATE_UNSPECIFIED")

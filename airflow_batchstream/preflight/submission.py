@@ -1,62 +1,34 @@
-"""The checks an operator runs before its first API call, and what a dry run returns."""
+"""What a dry run logs and returns instead of submitting."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow_batchstream.validation import VALIDATION_MODES, ImageStreamingValidationError, Inspection
-
-if TYPE_CHECKING:
-    from airflow_batchstream.hooks.batch import BatchStreamHook
-
-
-def check_submission(
-    hook: BatchStreamHook,
-    spec: Any,
-    *,
-    region: str,
-    job_id: str | None,
-    project_id: str | None,
-    validation: str = "strict",
-    preflight: str = "warn",
-    log: Any,
-) -> Inspection:
-    """
-    Validate a job specification and run the preflight; raise when the job must not be submitted.
-
-    :param hook: the hook whose connection authenticates the preflight.
-    :param spec: the job as the user gave it (dict, JSON string or proto).
-    :param region: the Batch region.
-    :param job_id: the id the job will be created under.
-    :param project_id: the project; the connection's when ``None``.
-    :param validation: ``"strict"`` (violations fail), ``"warn"`` (logged) or ``"off"``.
-    :param preflight: ``"warn"``, ``"strict"`` or ``"off"`` (see :func:`run_preflight`).
-    :param log: the task's logger.
-    :raises ImageStreamingValidationError: strict validation found violations.
-    :raises PreflightError: the preflight found problems.
-    """
-    if validation not in VALIDATION_MODES:
-        raise ValueError(f"validation={validation!r}: use one of {', '.join(map(repr, VALIDATION_MODES))}")
-    inspection = hook.inspect_job(spec, region=region, job_id=job_id)
-    if validation != "off" and inspection.violations:
-        if validation == "strict":
-            raise ImageStreamingValidationError(inspection.violations)
-        for violation in inspection.violations:
-            log.warning("Image-streaming validation (warn mode, submitting anyway): %s", violation)
-    if preflight != "off":
-        hook.run_preflight(inspection, project_id=project_id, mode=preflight, log=log)
-    return inspection
+HIDDEN = "<hidden>"
+#: Fields whose value is a secret itself.
+_SECRET_FIELDS = frozenset({"password", "cipherText", "cipher_text"})
+#: Fields that map variable names to values: the names are shown, the values hidden.
+_VARIABLE_MAPS = frozenset({"variables", "secretVariables", "secret_variables", "environments"})
 
 
 def redacted(value: Any) -> Any:
     """
-    Return a JSON tree with every ``password`` value replaced, for logs.
+    Return a JSON tree fit for logs and XCom: passwords and cipher texts hidden, and every
+    environment variable's value hidden under its name.
 
-    :param value: a JSON-like tree.
+    :param value: a JSON-like tree (a job in REST JSON or snake_case form).
     """
     if isinstance(value, dict):
-        return {k: "<hidden>" if k == "password" else redacted(v) for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in _SECRET_FIELDS:
+                out[key] = HIDDEN
+            elif key in _VARIABLE_MAPS and isinstance(item, dict):
+                out[key] = dict.fromkeys(item, HIDDEN)
+            else:
+                out[key] = redacted(item)
+        return out
     if isinstance(value, list):
         return [redacted(item) for item in value]
     return value

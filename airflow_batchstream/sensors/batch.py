@@ -14,9 +14,11 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_version
+from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
+from airflow_batchstream.arguments import ArgumentCheck
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
+from airflow_batchstream.validation.violations import Violation
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -95,33 +97,17 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         from airflow_batchstream.notifications import check_push_arguments
 
         super().__init__(**kwargs)
-        given = [job_name is not None, job_id is not None, labels is not None]
-        if sum(given) != 1:
-            raise ValueError(
-                f"{self.task_id}: name the job one way: job_name=, or job_id= with region=, or labels= "
-                "with region=."
-            )
-        if (job_id is not None or labels is not None) and not region:
-            raise ValueError(f"{self.task_id}: job_id= and labels= need region=.")
-        overlap = set(target_states) & set(failure_states)
-        if not target_states or overlap:
-            raise ValueError(
-                f"{self.task_id}: target_states must be non-empty and share no state with failure_states "
-                f"(both have {sorted(overlap)})."
-            )
-        check_api_version(api_version)
         self.job_name = job_name
         self.project_id = project_id
         self.region = region
         self.job_id = job_id
         self.labels = labels
-        self.target_states = frozenset(target_states)
-        self.failure_states = frozenset(failure_states)
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
         self.api_version = api_version
         self.deferrable = resolve_deferrable(deferrable)
         self.poll_interval = poll_interval
+        self.target_states, self.failure_states = self._check_settings(target_states, failure_states)
         check_push_arguments(
             self.task_id,
             notification_topic,
@@ -134,10 +120,67 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         self.create_notification_subscription = create_notification_subscription
         self.safety_poll_interval = safety_poll_interval
 
+    def _check_settings(
+        self, target_states: Collection[str], failure_states: Collection[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """
+        Refuse bad arguments that are not templated, all at once, when the DAG is parsed.
+
+        :param target_states: as given to the constructor.
+        :param failure_states: as given to the constructor.
+        :return: the target and failure states as sets.
+        """
+        from airflow_batchstream.outcome import ACTIVE_STATES, ENDING_STATES
+
+        check = ArgumentCheck()
+        given = [self.job_name is not None, self.job_id is not None, self.labels is not None]
+        if sum(given) != 1:
+            check.violations.append(
+                Violation(
+                    "job_name",
+                    "bad-argument",
+                    "name the job one way: job_name=, or job_id= with region=, or labels= with region=",
+                )
+            )
+        if (self.job_id is not None or self.labels is not None) and self.region is None:
+            check.violations.append(
+                Violation("region", "bad-argument", "job_id= and labels= need region=", "give region=")
+            )
+        known = ACTIVE_STATES | ENDING_STATES
+        targets = check.states("target_states", target_states, known)
+        failures = check.states("failure_states", failure_states, known)
+        if targets and failures and targets & failures:
+            check.violations.append(
+                Violation(
+                    "target_states",
+                    "bad-argument",
+                    f"target_states and failure_states share {sorted(targets & failures)}",
+                    "a state either ends the wait successfully or fails it: keep it in one of them",
+                )
+            )
+        check.text("gcp_conn_id", self.gcp_conn_id, required=True)
+        check.choice("api_version", self.api_version, API_VERSIONS)
+        check.flag("deferrable", self.deferrable)
+        check.number("poll_interval", self.poll_interval)
+        check.raise_if_any(self.task_id)
+        return frozenset(target_states), frozenset(failure_states)
+
+    def _check_templated(self) -> None:
+        """Refuse bad templated arguments after rendering, before any network call; all at once."""
+        check = ArgumentCheck()
+        check.job_name("job_name", self.job_name, required=False)
+        check.project_id("project_id", self.project_id)
+        check.region("region", self.region, required=False)
+        check.job_id("job_id", self.job_id)
+        check.labels("labels", self.labels, selector=True)
+        check.accounts("impersonation_chain", self.impersonation_chain)
+        check.raise_if_any(self.task_id)
+
     def _resolve_name(self) -> str | None:
         """Return the watched job's full name; ``None`` while no job carries ``labels``."""
         from airflow_batchstream.hooks.batch import job_path
 
+        self._check_templated()
         if self.job_name:
             return self.job_name
         project_id = self.project_id or self.hook.project_id
@@ -210,7 +253,8 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         )
 
     def _prepare_push(self, name: str) -> str | None:
-        """Create the notification subscription if asked, before the one look at the job (so a change
+        """
+        Create the notification subscription if asked, before the one look at the job (so a change
         after that look is not missed); return the subscription the trigger pulls, if any.
 
         :param name: the watched job's full name (its project completes bare topic and subscription ids).

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from airflow_batchstream.arguments import PROJECT_ID_PATTERN, REGION_PATTERN
+
 MULTI_REGIONS = ("us", "europe", "asia")
 #: gcr.io host → (Artifact Registry multi-region, repository name).
 GCR_HOSTS = {
@@ -28,14 +30,11 @@ GCR_HOSTS = {
     "eu.gcr.io": ("europe", "eu.gcr.io"),
     "asia.gcr.io": ("asia", "asia.gcr.io"),
 }
-REGION_PATTERN = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
-_AR_HOST = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev$")
-# Project ids: 6-30 characters, optionally domain-scoped (example.com:project).
-_PROJECT = re.compile(r"^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_REPOSITORY = re.compile(r"^[a-z]([a-z0-9.-]*[a-z0-9])?$")
-_IMAGE_COMPONENT = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_AR_HOST = re.compile(r"(?P<location>[a-z0-9-]+)-docker\.pkg\.dev")
+_REPOSITORY = re.compile(r"[a-z]([a-z0-9.-]*[a-z0-9])?")
+_IMAGE_COMPONENT = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 
 
 @dataclass(frozen=True)
@@ -111,25 +110,25 @@ def path_problems(uri: str) -> list[str]:
     """
     host, path, reference = split_reference(uri)
     problems = []
-    match = _AR_HOST.match(host)
+    match = _AR_HOST.fullmatch(host)
     location = match.group("location") if match else ""
-    if location not in MULTI_REGIONS and not REGION_PATTERN.match(location):
+    if location not in MULTI_REGIONS and not REGION_PATTERN.fullmatch(location):
         problems.append(f"{location!r} is not an Artifact Registry region or multi-region")
     parts = path.split("/")
     if len(parts) < 3:
         return [*problems, "the path needs PROJECT/REPOSITORY/IMAGE"]
     project, repository, *image = parts
-    if not _PROJECT.match(project):
+    if not PROJECT_ID_PATTERN.fullmatch(project):
         problems.append(f"{project!r} is not a project id")
-    if not _REPOSITORY.match(repository):
+    if not _REPOSITORY.fullmatch(repository):
         problems.append(f"{repository!r} is not a repository name")
-    bad = [part for part in image if not _IMAGE_COMPONENT.match(part)]
+    bad = [part for part in image if not _IMAGE_COMPONENT.fullmatch(part)]
     if bad:
         problems.append(f"{'/'.join(image)!r} is not an image name (lowercase letters, digits, . _ -)")
     if reference.startswith("sha256:") or "@" in uri:
-        if not _DIGEST.match(reference):
+        if not _DIGEST.fullmatch(reference):
             problems.append(f"{reference!r} is not a sha256 digest")
-    elif not _TAG.match(reference):
+    elif not _TAG.fullmatch(reference):
         problems.append(f"{reference!r} is not a valid tag")
     return problems
 
@@ -141,7 +140,7 @@ def parse_artifact_registry(uri: str) -> ImageRef | None:
     :param uri: an image reference.
     """
     host, path, reference = split_reference(uri)
-    match = _AR_HOST.match(host)
+    match = _AR_HOST.fullmatch(host)
     if match:
         return ImageRef(host, match.group("location"), path, reference)
     if host in GCR_HOSTS:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_batchstream.spec import JOB_ID_PATTERN
+from airflow_batchstream.arguments import label_problems
 from airflow_batchstream.validation.images import (
     GCR_HOSTS,
-    REGION_PATTERN,
     is_docker_hub,
     location_serves,
     multi_region_of,
@@ -43,40 +42,21 @@ def containers(job: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"task_groups[{g}].task_spec.runnables[{r}].container", runnable["container"]
 
 
-def check_job_id(job_id: str | None) -> list[Violation]:
+def check_labels(job: dict[str, Any]) -> list[Violation]:
     """
-    Check a job id against the Batch rule.
+    Check the job's own labels and its runnables' labels against the Batch label rules.
 
-    :param job_id: the id, or ``None`` when Batch or the operator chooses it.
+    :param job: the normalised job tree.
     """
-    if job_id is None or JOB_ID_PATTERN.match(job_id):
-        return []
-    return [
-        Violation(
-            "job_id",
-            "bad-job-id",
-            f"{job_id!r} is not a valid Batch job id",
-            "use 1-63 lowercase letters, digits and '-', starting with a letter and not ending with '-'",
-        )
-    ]
-
-
-def check_region(region: str) -> list[Violation]:
-    """
-    Check that ``region`` looks like a Batch region.
-
-    :param region: such as ``us-central1``.
-    """
-    if REGION_PATTERN.match(region or ""):
-        return []
-    return [
-        Violation(
-            "region",
-            "bad-region",
-            f"{region!r} is not a Batch region",
-            "give a region such as us-central1 (not a zone such as us-central1-a, not a multi-region)",
-        )
-    ]
+    out = []
+    if isinstance(job.get("labels"), dict):
+        out += label_problems(job["labels"], "labels")
+    for g, group in enumerate(job.get("task_groups") or []):
+        for r, runnable in enumerate((group.get("task_spec") or {}).get("runnables") or []):
+            if isinstance(runnable, dict) and isinstance(runnable.get("labels"), dict):
+                path = f"task_groups[{g}].task_spec.runnables[{r}].labels"
+                out += label_problems(runnable["labels"], path)
+    return out
 
 
 def check_shape(job: dict[str, Any]) -> list[Violation]:
@@ -188,7 +168,8 @@ def check_streaming(job: dict[str, Any], region: str) -> list[Violation]:
                 )
     for path, container in found:
         if container.get("enable_image_streaming"):
-            out += check_image(container.get("image_uri") or "", f"{path}.image_uri", region)
+            uri = container.get("image_uri")
+            out += check_image(uri if isinstance(uri, str) else "", f"{path}.image_uri", region)
             out += [
                 Violation(
                     f"{path}.{name}",

@@ -15,12 +15,13 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from airflow_batchstream.arguments import shown
 from airflow_batchstream.validation.violations import Violation
 
-#: Values never echoed in a message.
-SENSITIVE_FIELDS = frozenset({"password"})
-_DURATION = re.compile(r"^-?\d+(\.\d{1,9})?s$")
-_INT_TEXT = re.compile(r"^-?\d+$")
+#: Values never echoed in a message: anything under these fields (environment variables, secrets, passwords).
+SECRET_PATH = re.compile(r"(^|\.)(environments?|secret_variables|encrypted_variables|password)(\.|\[|$)")
+_DURATION = re.compile(r"-?\d+(\.\d{1,9})?s")
+_INT_TEXT = re.compile(r"-?\d+")
 _INT_TYPES = {
     FieldDescriptor.CPPTYPE_INT32,
     FieldDescriptor.CPPTYPE_INT64,
@@ -40,26 +41,8 @@ def join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _show(value: Any, field: FieldDescriptor | None) -> str:
-    if field is not None and field.name in SENSITIVE_FIELDS:
-        return f"a {_kind(value)} (value hidden)"
-    text = json.dumps(value, default=str)
-    text = text if len(text) <= 60 else text[:57] + "..."
-    return f"{_kind(value)} {text}"
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, (list, tuple)):
-        return "list"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return type(value).__name__
+def _show(value: Any, path: str) -> str:
+    return shown(value, secret=bool(SECRET_PATH.search(path)))
 
 
 class StructureWalk:
@@ -86,7 +69,7 @@ class StructureWalk:
         :param path: where it is.
         """
         if not isinstance(value, Mapping):
-            self._error(path, f"expected an object ({descriptor.name} message), got {_show(value, None)}")
+            self._error(path, f"expected an object ({descriptor.name} message), got {_show(value, path)}")
             return {}
         by_name = {field.name: field for field in descriptor.fields}
         by_name.update({field.json_name: field for field in descriptor.fields})
@@ -153,10 +136,10 @@ class StructureWalk:
             return self._map(value, field, path)
         if field.is_repeated:
             if not isinstance(value, (list, tuple)):
-                example = json.dumps([value], default=str) if field.name not in SENSITIVE_FIELDS else "[...]"
+                example = "[...]" if SECRET_PATH.search(path) else json.dumps([value], default=str)
                 self._error(
                     path,
-                    f"expected a list, got {_show(value, field)}",
+                    f"expected a list, got {_show(value, path)}",
                     f"write it as a list, e.g. {example[:80]}",
                 )
                 return [value] if isinstance(value, str) else []
@@ -165,7 +148,7 @@ class StructureWalk:
 
     def _map(self, value: Any, field: FieldDescriptor, path: str) -> dict[str, Any]:
         if not isinstance(value, Mapping):
-            self._error(path, f"expected an object of key: value pairs, got {_show(value, field)}")
+            self._error(path, f"expected an object of key: value pairs, got {_show(value, path)}")
             return {}
         value_field = field.message_type.fields_by_name["value"]  # type: ignore[union-attr]
         return {
@@ -184,8 +167,8 @@ class StructureWalk:
         if field.message_type is not None:
             name = field.message_type.full_name
             if name == "google.protobuf.Duration":
-                if not (isinstance(value, str) and _DURATION.match(value)):
-                    self._error(path, f'expected a duration such as "3600s", got {_show(value, field)}')
+                if not (isinstance(value, str) and _DURATION.fullmatch(value)):
+                    self._error(path, f'expected a duration such as "3600s", got {_show(value, path)}')
                 return value
             if name.startswith("google.protobuf."):
                 return value
@@ -202,7 +185,7 @@ class StructureWalk:
             if isinstance(value, bool) or not (
                 (isinstance(value, str) and value in names) or isinstance(value, int)
             ):
-                self._error(path, f"expected one of {', '.join(names)}, got {_show(value, field)}")
+                self._error(path, f"expected one of {', '.join(names)}, got {_show(value, path)}")
             return value
         return self._scalar(value, field, path)
 
@@ -210,20 +193,20 @@ class StructureWalk:
         cpp = field.cpp_type
         if cpp == FieldDescriptor.CPPTYPE_STRING:
             if not isinstance(value, str):
-                self._error(path, f"expected a string, got {_show(value, field)}")
+                self._error(path, f"expected a string, got {_show(value, path)}")
             return value
         if cpp == FieldDescriptor.CPPTYPE_BOOL:
             if not isinstance(value, bool):
-                self._error(path, f"expected true or false, got {_show(value, field)}")
+                self._error(path, f"expected true or false, got {_show(value, path)}")
             return value
         if cpp in _INT_TYPES:
-            if isinstance(value, str) and _INT_TEXT.match(value.strip()):
+            if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
                 return int(value)
             if isinstance(value, float) and value.is_integer():
                 return int(value)
             if isinstance(value, bool) or not isinstance(value, int):
-                self._error(path, f"expected an integer, got {_show(value, field)}")
+                self._error(path, f"expected an integer, got {_show(value, path)}")
             return value
         if cpp in _FLOAT_TYPES and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            self._error(path, f"expected a number, got {_show(value, field)}")
+            self._error(path, f"expected a number, got {_show(value, path)}")
         return value

@@ -24,6 +24,11 @@ RULES: dict[str, str] = {
     "location-mismatch": "Use a repository in the job's region or its multi-region, or move the job.",
     "ignored-container-field": "Remove the field: with streaming on Batch honours only image_uri, commands, "
     "entrypoint, volumes and enable_image_streaming.",
+    "bad-label": "Keys: 1-63 lowercase letters, digits, '_' and '-', a lowercase letter first; "
+    "values: up to 63 of the same.",
+    "reserved-label": "Remove the label: batch-* keys are Batch's own; airflow-* and managed-by are "
+    "set by the operator.",
+    "too-many-labels": "Keep at most 63 custom labels on a job, the operator's own included.",
 }
 
 
@@ -48,7 +53,42 @@ class Violation:
         return f"{self.path or 'job'}: [{self.rule}] {self.message}{hint}"
 
 
-class ImageStreamingValidationError(ValueError):
+def listing(violations: Sequence[Violation]) -> str:
+    """
+    Return violations one a line, as an error message lists them.
+
+    :param violations: the problems.
+    """
+    return "\n".join(f"  - {violation}" for violation in violations)
+
+
+class RefusedError(ValueError):
+    """
+    Something refused before any API call, for the reasons listed; carries every :class:`Violation`.
+
+    :param headline: what was refused.
+    :param violations: all problems found.
+    """
+
+    def __init__(self, headline: str, violations: Sequence[Violation]) -> None:
+        self.violations = list(violations)
+        super().__init__(f"{headline}: {len(self.violations)} problem(s)\n{listing(self.violations)}")
+
+
+class ArgumentError(RefusedError):
+    """
+    Arguments refused before any network call; carries every :class:`Violation`.
+
+    :param owner: who was called: a task id, or a hook method's name.
+    :param violations: all problems found.
+    """
+
+    def __init__(self, owner: str, violations: Sequence[Violation]) -> None:
+        self.owner = owner
+        super().__init__(f"{owner}: arguments refused before any API call", violations)
+
+
+class ImageStreamingValidationError(RefusedError):
     """
     A job specification that breaks image-streaming rules; carries every :class:`Violation`.
 
@@ -56,8 +96,4 @@ class ImageStreamingValidationError(ValueError):
     """
 
     def __init__(self, violations: Sequence[Violation]) -> None:
-        self.violations = list(violations)
-        lines = "\n".join(f"  - {violation}" for violation in self.violations)
-        super().__init__(
-            f"the Batch job was refused before submission: {len(self.violations)} problem(s)\n{lines}"
-        )
+        super().__init__("the Batch job was refused before submission", violations)

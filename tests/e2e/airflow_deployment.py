@@ -1,8 +1,14 @@
-"""A real Airflow 3 deployment on loopback: api-server, scheduler, dag-processor and triggerer.
+"""A real Airflow 3 deployment on loopback, in one of two shapes.
+
+- ``local``: api-server, scheduler, dag-processor and one triggerer, LocalExecutor on SQLite (the
+  pair Airflow 3's ``airflow standalone`` runs).
+- ``celery``: the distributed engine: CeleryExecutor with two Celery workers, two triggerers,
+  scheduler, dag-processor and api-server on PostgreSQL, Redis as the broker (see
+  ``backing_services.py``).
 
 Each component is its own ``airflow`` process (and process group) with a throwaway
-``AIRFLOW_HOME``, LocalExecutor and SQLite (Airflow 3's ``airflow standalone`` runs the same
-pair). Only the processes started here are ever signalled, through their own process groups.
+``AIRFLOW_HOME``. Only the processes started here are ever signalled, through their own process
+groups.
 """
 
 from __future__ import annotations
@@ -22,12 +28,25 @@ from pathlib import Path
 import httpx
 from rest_client import AirflowApi, AirflowApiError
 
-COMPONENTS: dict[str, list[str]] = {
+# Logs live on one local disk, which the api-server reads directly: no log-serving ports.
+_CORE: dict[str, list[str]] = {
     "api-server": ["api-server"],
-    # Logs live on one local disk, which the api-server reads directly: no log-serving ports.
     "scheduler": ["scheduler", "--skip-serve-logs"],
     "dag-processor": ["dag-processor"],
-    "triggerer": ["triggerer", "--skip-serve-logs"],
+}
+_TRIGGERER = ["triggerer", "--skip-serve-logs"]
+#: The ``airflow`` sub-commands of each deployment shape's components, by component name.
+COMPONENTS: dict[str, dict[str, list[str]]] = {
+    "local": {**_CORE, "triggerer": _TRIGGERER},
+    "celery": {
+        **_CORE,
+        "triggerer-1": _TRIGGERER,
+        "triggerer-2": _TRIGGERER,
+        **{
+            f"worker-{n}": ["celery", "worker", "--celery-hostname", f"worker-{n}@%h", "--skip-serve-logs"]
+            for n in (1, 2)
+        },
+    },
 }
 USERNAME = "admin"
 #: Environment variables of the test process that must not leak into the deployment.
@@ -48,11 +67,26 @@ class AirflowDeployment:
     :param home: an empty directory to use as ``AIRFLOW_HOME``.
     :param dags_folder: the DAGs folder every component reads.
     :param extra_env: variables every component gets, such as ``BATCH_EMULATOR_HOST``.
+    :param shape: ``"local"`` or ``"celery"`` (see the module docstring).
+    :param database_url: the metadata database's SQLAlchemy URL; SQLite in ``home`` when not given.
+    :param broker_url: the Celery broker's URL (``celery`` only).
     """
 
-    def __init__(self, home: Path, dags_folder: Path, extra_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        home: Path,
+        dags_folder: Path,
+        extra_env: Mapping[str, str],
+        shape: str = "local",
+        database_url: str | None = None,
+        broker_url: str | None = None,
+    ) -> None:
         self.home = home
         self.dags_folder = dags_folder
+        self.shape = shape
+        self.components = COMPONENTS[shape]
+        self.database_url = database_url or f"sqlite:///{home / 'airflow.db'}"
+        self.broker_url = broker_url
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.password = secrets.token_urlsafe(12)
@@ -67,9 +101,9 @@ class AirflowDeployment:
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
+            **self._executor_environment(),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
             "AIRFLOW__API__HOST": "127.0.0.1",
@@ -92,36 +126,63 @@ class AirflowDeployment:
             **extra_env,
         }
 
+    def _executor_environment(self) -> dict[str, str]:
+        if self.shape == "local":
+            return {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"}
+        assert self.broker_url, "the celery shape needs a broker"
+        return {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "32",
+            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.database_url,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "16",
+            # A worker that dies takes its tasks' heartbeats with it: fail them after 30 s, not 5 min.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        }
+
+    @property
+    def triggerers(self) -> list[str]:
+        """The names of this deployment's triggerer components."""
+        return [name for name in self.components if name.startswith("triggerer")]
+
+    @property
+    def workers(self) -> list[str]:
+        """The names of this deployment's Celery worker components (none with LocalExecutor)."""
+        return [name for name in self.components if name.startswith("worker")]
+
     def log_path(self, component: str) -> Path:
         """
         Return the file that collects a component's stdout and stderr (across restarts).
 
-        :param component: a name from :data:`COMPONENTS`.
+        :param component: a name from this deployment's :attr:`components`.
         """
         return self.home / f"{component}.out"
 
     def prepare(self) -> None:
         """Write the admin's password where SimpleAuthManager reads it, and create the database."""
         (self.home / "passwords.json").write_text(json.dumps({USERNAME: self.password}))
-        subprocess.run(
+        migrated = subprocess.run(
             [sys.executable, "-m", "airflow", "db", "migrate"],
             env=self.env,
-            check=True,
             capture_output=True,
+            text=True,
             timeout=180,
         )
+        if migrated.returncode:
+            raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
 
     def start_component(self, component: str) -> None:
         """
         Start one component in its own process group.
 
-        :param component: a name from :data:`COMPONENTS`.
+        :param component: a name from this deployment's :attr:`components`.
         """
         if component in self.processes and self.processes[component].poll() is None:
             raise RuntimeError(f"{component} is already running")
         with self.log_path(component).open("ab") as out:
             self.processes[component] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", *COMPONENTS[component]],
+                [sys.executable, "-m", "airflow", *self.components[component]],
                 env=self.env,
                 cwd=self.home,
                 stdin=subprocess.DEVNULL,
@@ -134,7 +195,7 @@ class AirflowDeployment:
         """
         Signal a component's whole process group and wait for it; SIGKILL what outlives ``timeout``.
 
-        :param component: a name from :data:`COMPONENTS`.
+        :param component: a name from this deployment's :attr:`components`.
         :param sig: the first signal: SIGTERM for a clean stop, SIGKILL for a crash.
         :param timeout: seconds to wait before SIGKILL.
         """
@@ -154,25 +215,41 @@ class AirflowDeployment:
         """
         Kill a component and everything it started at once (SIGKILL to its process group).
 
-        :param component: a name from :data:`COMPONENTS`.
+        :param component: a name from this deployment's :attr:`components`.
         """
         self.stop_component(component, sig=signal.SIGKILL)
 
-    def owns(self, pid: int) -> bool:
+    def owner(self, pid: int) -> str | None:
         """
-        Tell whether a process descends from a component started here (task runners start their
-        own sessions, so the parent chain decides, not the process group).
+        Return the component a process descends from, or None when it is not this deployment's
+        (task runners start their own sessions, so the parent chain decides, not the process group).
 
         :param pid: a process id.
         """
-        leaders = {process.pid for process in self.processes.values()}
+        leaders = {process.pid: name for name, process in self.processes.items()}
         for _ in range(32):  # deeper than any component's tree
             if pid in leaders:
-                return True
+                return leaders[pid]
             pid = _parent(pid)
             if pid <= 1:
-                return False
-        return False
+                return None
+        return None
+
+    def peak_rss_mib(self, component: str) -> float:
+        """
+        Return the peak resident memory of a component's processes, summed (MiB; ``VmHWM``).
+
+        :param component: a name from this deployment's :attr:`components`.
+        """
+        kib = 0
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and self.owner(int(entry.name)) == component:
+                with contextlib.suppress(OSError):
+                    status = (entry / "status").read_text()
+                    kib += next(
+                        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0
+                    )
+        return kib / 1024
 
     def start(self, timeout: float = 180.0) -> float:
         """
@@ -183,7 +260,7 @@ class AirflowDeployment:
         """
         began = time.monotonic()
         self.prepare()
-        for component in COMPONENTS:
+        for component in self.components:
             self.start_component(component)
         self.wait_healthy(deadline=began + timeout)
         return time.monotonic() - began
@@ -241,7 +318,7 @@ class AirflowDeployment:
         :param lines: how many lines of each.
         """
         parts = []
-        for component in COMPONENTS:
+        for component in self.components:
             path = self.log_path(component)
             if path.exists():
                 tail = path.read_text(errors="replace").splitlines()[-lines:]

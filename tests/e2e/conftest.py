@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 from airflow_deployment import AirflowDeployment
+from backing_services import PostgresServer, RedisServer
 
 from airflow_batchstream.emulator.control import EmulatorControl
 from airflow_batchstream.emulator.process import EmulatorProcess
@@ -20,6 +23,8 @@ ROOT = Path(__file__).parents[2]
 E2E_DAGS = Path(__file__).parent / "dags"
 #: Where the deployment's logs are copied at the end of the session (git-ignored).
 LOGS_ARTIFACT = ROOT / "artifacts" / "e2e" / "airflow-home"
+#: The deployment shapes every e2e test runs on (``E2E_DEPLOYMENTS=local`` for one): airflow_deployment.py.
+DEPLOYMENTS = os.environ.get("E2E_DEPLOYMENTS", "local,celery").split(",")
 #: Emulator timings: jobs take a few seconds, so a test sees QUEUED, SCHEDULED and RUNNING.
 EMULATOR_ARGS = ["--queued-seconds", "0.5", "--scheduled-seconds", "0.5", "--run-seconds", "1"]
 
@@ -59,32 +64,37 @@ def batch_client(emulator_process: EmulatorProcess) -> Any:
     return batch_v1alpha.BatchServiceClient(transport=transport)
 
 
-@pytest.fixture(scope="session")
-def airflow(emulator_process: EmulatorProcess) -> Iterator[AirflowDeployment]:
-    """A running Airflow deployment that talks to the emulator; stopped at the end of the session.
+@pytest.fixture(scope="session", params=DEPLOYMENTS)
+def airflow(request: pytest.FixtureRequest, emulator_process: EmulatorProcess) -> Iterator[AirflowDeployment]:
+    """A running Airflow deployment that talks to the emulator, one per shape in :data:`DEPLOYMENTS`.
 
+    pytest runs every test on one shape, stops it, then runs them all on the next.
+
+    :param request: names the shape (``local`` or ``celery``).
     :param emulator_process: the emulator the deployment's tasks submit jobs to.
     """
-    home = Path(tempfile.mkdtemp(prefix="batchstream-e2e-"))
+    shape = request.param
+    home = Path(tempfile.mkdtemp(prefix=f"batchstream-e2e-{shape}-"))
     dags = home / "dags"
     shutil.copytree(ROOT / "example_dags", dags)
     for dag_file in E2E_DAGS.glob("*.py"):
         shutil.copy(dag_file, dags)
-    deployment = AirflowDeployment(
-        home,
-        dags,
-        {
-            "BATCH_EMULATOR_HOST": emulator_process.address,
-            DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION,
-        },
-    )
-    try:
-        seconds = deployment.start()
-        print(f"\nAirflow deployment healthy after {seconds:.1f} s at {deployment.base_url} (home {home})")
-        yield deployment
-    finally:
-        deployment.stop()
-        # Component output and task logs outlive the run, for whoever reads a failure.
-        shutil.rmtree(LOGS_ARTIFACT, ignore_errors=True)
-        shutil.copytree(home, LOGS_ARTIFACT, ignore=shutil.ignore_patterns("*.db*", "dags", "*.json"))
-        shutil.rmtree(home, ignore_errors=True)
+    env = {"BATCH_EMULATOR_HOST": emulator_process.address, DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION}
+    with contextlib.ExitStack() as services:
+        if shape == "celery":
+            postgres = services.enter_context(PostgresServer())
+            redis = services.enter_context(RedisServer())
+            deployment = AirflowDeployment(home, dags, env, shape, postgres.url, redis.url)
+        else:
+            deployment = AirflowDeployment(home, dags, env, shape)
+        try:
+            seconds = deployment.start()
+            print(f"\nAirflow ({shape}) healthy after {seconds:.1f} s at {deployment.base_url} (home {home})")
+            yield deployment
+        finally:
+            deployment.stop()
+            # Component output and task logs outlive the run, for whoever reads a failure.
+            artifact = LOGS_ARTIFACT / shape
+            shutil.rmtree(artifact, ignore_errors=True)
+            shutil.copytree(home, artifact, ignore=shutil.ignore_patterns("*.db*", "dags", "*.json"))
+            shutil.rmtree(home, ignore_errors=True)

@@ -10,6 +10,7 @@ from google.api_core import exceptions
 
 from airflow_batchstream.hooks.batch import BatchStreamHook, job_path
 from airflow_batchstream.spec import convenience_job, parse_job
+from airflow_batchstream.validation.violations import ArgumentError
 
 pytestmark = pytest.mark.integration
 
@@ -79,9 +80,10 @@ def test_unknown_job_is_not_found_and_not_retried(hook, batch_emulator):
     assert batch_emulator.rpc_counts().get("GetJob") == 1
 
 
-def test_malformed_id_is_invalid_argument(hook):
-    with pytest.raises(exceptions.InvalidArgument):
+def test_malformed_id_is_refused_before_the_call(hook, batch_emulator):
+    with pytest.raises(ArgumentError, match=r"job_id: \[bad-job-id\]"):
         hook.submit_job(job=_job(hook), job_id="Not_An_Id", region=REGION, project_id=PROJECT)
+    assert batch_emulator.rpc_counts() == {}
 
 
 def test_cancel_then_delete(hook):

@@ -107,5 +107,5 @@ def test_bad_arguments_are_refused_before_any_call():
         BatchStreamJobSensor(task_id="s", job_name="projects/p/locations/l/jobs/j", job_id="j", region="r")
     with pytest.raises(ValueError, match="need region"):
         BatchStreamJobSensor(task_id="s", labels={"a": "b"})
-    with pytest.raises(ValueError, match="share no state"):
+    with pytest.raises(ValueError, match="target_states and failure_states share"):
         BatchStreamJobSensor(task_id="s", job_name="n", target_states={"FAILED"})

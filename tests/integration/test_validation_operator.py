@@ -10,7 +10,7 @@ from dag_files import operator_dag
 
 from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
 from airflow_batchstream.preflight import clear_cache
-from airflow_batchstream.validation import ImageStreamingValidationError
+from airflow_batchstream.validation.violations import RefusedError
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ def test_every_bad_spec_fails_the_operator_before_any_rpc(batch_emulator):
         operator = BatchStreamSubmitJobOperator(
             task_id="t", region=row.region, job=row.spec, job_id=row.job_id
         )
-        with pytest.raises(ImageStreamingValidationError) as raised:
+        with pytest.raises(RefusedError) as raised:
             operator.execute(CONTEXT)  # type: ignore[arg-type]
         assert (row.rule, row.path) in {(v.rule, v.path) for v in raised.value.violations}, row.name
     assert batch_emulator.rpc_counts() == {}
@@ -84,9 +84,9 @@ def test_dry_run_validates_preflights_and_submits_nothing(batch_emulator):
 
 
 def test_bad_mode_names_are_refused_at_parse_time():
-    with pytest.raises(ValueError, match="validation= takes"):
+    with pytest.raises(ValueError, match=r"validation: \[bad-argument\] got string \"loud\""):
         BatchStreamSubmitJobOperator(
             task_id="t", region="us-central1", image_uri=GOOD_IMAGE, validation="loud"
         )
-    with pytest.raises(ValueError, match="preflight= takes"):
+    with pytest.raises(ValueError, match=r"preflight: \[bad-argument\] got string \"yes\""):
         BatchStreamSubmitJobOperator(task_id="t", region="us-central1", image_uri=GOOD_IMAGE, preflight="yes")

@@ -74,12 +74,12 @@ def test_job_output_reaches_the_task_log_complete_and_in_order(batch_emulator, c
     assert "were not shown" not in task_log
 
 
-def test_max_log_lines_caps_the_output_and_says_how_much_was_left_out(batch_emulator, capfd):
+def test_max_log_lines_caps_the_output_and_says_that_more_was_left_out(batch_emulator, capfd):
     dag_run = operator_dag("capped_output", job=_script_job(), max_log_lines=5).test()
     assert dag_run.state == "success"
     task_log = "".join(capfd.readouterr())
     assert _output_lines(task_log) == [("0", f"out 0.{line}") for line in range(1, 6)]
-    assert f"{3 * LINES_PER_TASK - 5} more line(s) of job output were not shown (max_log_lines=5)" in task_log
+    assert "More lines of job output were not shown (max_log_lines=5" in task_log
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "trigger"])

@@ -39,5 +39,10 @@ def test_module_imports_no_google_cloud_or_grpc(module):
         "airflow_batchstream.api_version",
         "airflow_batchstream.deferral",
         "airflow_batchstream.hook_mixin",
+        # argument checks at DAG parse, and the modes they accept: standard library only
+        "airflow_batchstream.arguments",
+        "airflow_batchstream.validation",
+        "airflow_batchstream.validation.violations",
+        "airflow_batchstream.preflight",
         module,
     }

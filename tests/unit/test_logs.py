@@ -109,11 +109,11 @@ def test_repeated_fetches_return_only_new_lines_in_order():
     assert fetcher.fetch() == ["[task 0] line 3", "[task 0] line 4"]
 
 
-def test_the_cap_is_honoured_and_the_rest_is_counted():
+def test_the_cap_is_honoured_and_reading_stops_there():
     fetcher = _fetcher(_Client([_entry(n, f"line {n}") for n in range(10)]), max_lines=4)
     assert len(fetcher.fetch(final=True)) == 4
-    assert fetcher.skipped == 6
-    assert "6 more line(s)" in (fetcher.skipped_message("https://logs") or "")
+    assert fetcher.capped and fetcher.fetch(final=True) == []
+    assert "More lines of job output were not shown" in (fetcher.skipped_message("https://logs") or "")
     assert _fetcher(_Client([]), max_lines=4).skipped_message() is None
     with pytest.raises(ValueError, match="max_log_lines"):
         _fetcher(_Client([]), max_lines=-1)

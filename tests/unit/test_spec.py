@@ -6,8 +6,8 @@ import pytest
 from google.cloud import batch_v1, batch_v1alpha
 from samples import REFERENCE_SAMPLE, read_sample
 
+from airflow_batchstream.arguments import JOB_ID_PATTERN
 from airflow_batchstream.spec import (
-    JOB_ID_PATTERN,
     JobSpecError,
     convenience_job,
     label_value,
@@ -180,7 +180,7 @@ def test_label_value_fits_the_label_rule():
 )
 def test_job_ids_follow_the_batch_rule(dag_id, task_id):
     job_id = make_job_id(dag_id, task_id, "manual__2026-11-27T00:00:00+00:00", -1, 3)
-    assert JOB_ID_PATTERN.match(job_id), job_id
+    assert JOB_ID_PATTERN.fullmatch(job_id), job_id
     assert job_id.endswith("-t3")
 
 
