@@ -12,6 +12,13 @@ DEFAULT_API_VERSION = API_VERSIONS[0]
 
 #: Like ``PUBSUB_EMULATOR_HOST``: ``host:port`` of a plaintext Batch API to use instead of Google's.
 EMULATOR_HOST_ENV = "BATCH_EMULATOR_HOST"
+#: When set (the pytest plugin sets it for its session), its value is the message with which every
+#: call to Google's real Batch, Logging or registry endpoints is refused before it is made.
+REFUSE_GOOGLE_ENV = "BATCHSTREAM_REFUSE_GOOGLE_CALLS"
+
+
+class GoogleCallRefused(RuntimeError):
+    """A call would have gone to Google Cloud while ``BATCHSTREAM_REFUSE_GOOGLE_CALLS`` forbids it."""
 
 
 def check_api_version(api_version: str) -> str:
@@ -38,5 +45,16 @@ def batch_module(api_version: str) -> ModuleType:
 
 
 def emulator_host() -> str | None:
-    """Return ``host:port`` from ``BATCH_EMULATOR_HOST``, or ``None`` when the real API is meant."""
-    return os.environ.get(EMULATOR_HOST_ENV) or None
+    """
+    Return ``host:port`` from ``BATCH_EMULATOR_HOST``, or ``None`` when the real API is meant.
+
+    Every path that would reach Google asks this first, so it is where real calls are refused:
+    with ``BATCHSTREAM_REFUSE_GOOGLE_CALLS`` set and no emulator, it raises :class:`GoogleCallRefused`.
+    """
+    host = os.environ.get(EMULATOR_HOST_ENV)
+    if host:
+        return host
+    refusal = os.environ.get(REFUSE_GOOGLE_ENV)
+    if refusal:
+        raise GoogleCallRefused(refusal)
+    return None

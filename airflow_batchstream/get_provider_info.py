@@ -23,7 +23,11 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": "Google Cloud Batch image streaming",
-                "python-modules": ["airflow_batchstream.operators.batch"],
+                "python-modules": [
+                    "airflow_batchstream.operators.batch",
+                    "airflow_batchstream.operators.lifecycle",
+                    "airflow_batchstream.operators.listing",
+                ],
             }
         ],
         "sensors": [

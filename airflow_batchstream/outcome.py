@@ -14,6 +14,9 @@ ENDING_STATES = TERMINAL_STATES | {"CANCELLATION_IN_PROGRESS", "DELETION_IN_PROG
 #: States in which a job still works (or waits to): a reattachable job.
 ACTIVE_STATES = frozenset({"STATE_UNSPECIFIED", "QUEUED", "SCHEDULED", "RUNNING"})
 
+#: Every job state a ListJobs filter or a wait can name (all but ``STATE_UNSPECIFIED``).
+JOB_STATES = frozenset((ACTIVE_STATES | ENDING_STATES) - {"STATE_UNSPECIFIED", NOT_FOUND})
+
 #: ``status`` of an event: the job reached an ending state / the deadline passed / an API error.
 ENDED, TIMEOUT, ERROR = "ended", "timeout", "error"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 
@@ -9,15 +10,36 @@ from collections.abc import Iterator
 FIRST_POLL_DELAY = 0.5
 #: Each delay is spread by up to this fraction, so that many waiters do not poll in step.
 JITTER = 0.1
+#: Seconds; when set, no wait between two looks at a job is longer, whatever a task's
+#: ``poll_interval`` says. The pytest plugin and ``batchstream-emulator --env-file`` set it from the
+#: emulator's timings, so that a DAG waits as long as the emulator's jobs take, not 10 s a look.
+MAX_POLL_INTERVAL_ENV = "BATCHSTREAM_MAX_POLL_INTERVAL"
+
+
+def effective_poll_interval(poll_interval: float) -> float:
+    """
+    Return ``poll_interval``, lowered to ``BATCHSTREAM_MAX_POLL_INTERVAL`` when that is set and smaller.
+
+    :param poll_interval: the task's own poll interval, in seconds.
+    """
+    cap = os.environ.get(MAX_POLL_INTERVAL_ENV)
+    if not cap:
+        return poll_interval
+    try:
+        limit = float(cap)
+    except ValueError:
+        raise ValueError(f"{MAX_POLL_INTERVAL_ENV}={cap!r} is not a number of seconds") from None
+    return min(poll_interval, limit) if limit > 0 else poll_interval
 
 
 def poll_delays(poll_interval: float, first: float = FIRST_POLL_DELAY) -> Iterator[float]:
     """
     Yield delays in seconds between two looks at a job: ``first``, doubling, capped at ``poll_interval``.
 
-    :param poll_interval: the longest delay, the steady polling period.
+    :param poll_interval: the longest delay, the steady polling period (see :func:`effective_poll_interval`).
     :param first: the first delay (capped at ``poll_interval`` too).
     """
+    poll_interval = effective_poll_interval(poll_interval)
     delay = min(first, poll_interval)
     while True:
         yield delay * random.uniform(1 - JITTER, 1 + JITTER)

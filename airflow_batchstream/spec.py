@@ -134,6 +134,20 @@ def label_value(value: str) -> str:
     return _NOT_LABEL_CHARS.sub("-", value.lower())[:63]
 
 
+def task_labels(dag_id: str, task_id: str, run_id: str | None = None) -> dict[str, str]:
+    """
+    Return the labels naming the Airflow task (and run) a job belongs to, cleaned as jobs carry them.
+
+    :param dag_id: the DAG's id, such as ``Marketing.daily_spend`` (labelled ``marketing-daily_spend``).
+    :param task_id: the task's id.
+    :param run_id: the DAG run's id; ``None`` leaves the run label out (every run).
+    """
+    labels = {"airflow-dag-id": label_value(dag_id), "airflow-task-id": label_value(task_id)}
+    if run_id is not None:
+        labels["airflow-run-id"] = label_value(run_id)
+    return labels
+
+
 def airflow_labels(ti: Any) -> dict[str, str]:
     """
     Return the labels that tie a job to one try of one task instance (and mark it as ours).
@@ -141,9 +155,7 @@ def airflow_labels(ti: Any) -> dict[str, str]:
     :param ti: the task instance (``dag_id``, ``task_id``, ``run_id``, ``try_number``, ``map_index``).
     """
     labels = {
-        "airflow-dag-id": label_value(ti.dag_id),
-        "airflow-task-id": label_value(ti.task_id),
-        "airflow-run-id": label_value(ti.run_id),
+        **task_labels(ti.dag_id, ti.task_id, ti.run_id),
         "airflow-try-number": str(ti.try_number),
         MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 #: States after which a job changes no more (CANCELLATION/DELETION_IN_PROGRESS only end in these).
@@ -186,3 +187,42 @@ def summarize_job(job: Any) -> dict[str, Any]:
         "image_streaming": image_streaming(job),
         **phase_seconds(job),
     }
+
+
+def summarize_task(task: Any) -> dict[str, Any]:
+    """
+    Return a task's summary: index, state, exit code, first start, end, and retry attempts.
+
+    ``start_time`` is when the task first ran, ``end_time`` when it last ended (``None`` while it
+    runs), ``exit_code`` the last one reported (``0`` for a task that succeeded without one), and
+    ``retry_attempts`` how many times it ran again after its first run.
+
+    :param task: a ``Task`` proto of either API version.
+    """
+    state = task.status.state.name
+    runs: list[float] = []
+    ends: list[float] = []
+    exit_code: int | None = 0 if state == "SUCCEEDED" else None
+    for event in task.status.status_events:
+        match = _TRANSITION.match(event.description)
+        new_state = match.group(3) if match else ""
+        when = event.event_time.timestamp() if event.event_time else 0.0
+        if new_state == "RUNNING" and when:
+            runs.append(when)
+        elif new_state in ("SUCCEEDED", "FAILED") and when:
+            ends.append(when)
+        if "task_execution" in event:
+            exit_code = event.task_execution.exit_code
+    return {
+        "index": int(task.name.rsplit("/", 1)[-1]),
+        "state": state,
+        "exit_code": exit_code,
+        "start_time": _iso_seconds(min(runs, default=None)),
+        "end_time": _iso_seconds(max(ends, default=None)) if state in ("SUCCEEDED", "FAILED") else None,
+        "retry_attempts": max(0, len(runs) - 1),
+    }
+
+
+def _iso_seconds(epoch: float | None) -> str | None:
+    """Return epoch seconds as ISO 8601 in UTC, or ``None``."""
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()

@@ -52,7 +52,7 @@ def _ours(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str
         # The trigger finds the emulator through BATCH_EMULATOR_HOST, which the harness sets.
         trigger = BatchStreamJobTrigger(job_name=name, poll_interval=interval)
         async for event in trigger.run():
-            pollers = SharedJobPoller._registry.get(asyncio.get_running_loop(), {})
+            pollers = SharedJobPoller._registry.get()
             stats["poller"] = next(iter(pollers.values())).stats if pollers else None
             return str(event.payload["state"])
         return "no event"
@@ -84,7 +84,7 @@ def _push(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str
             safety_poll_interval=interval * 30,
         )
         async for event in trigger.run():
-            pullers = SubscriptionPuller._registry.get(asyncio.get_running_loop(), {})
+            pullers = SubscriptionPuller._registry.get()
             stats["poller"] = next(iter(pullers.values())).stats if pullers else None
             return str(event.payload["state"])
         return "no event"

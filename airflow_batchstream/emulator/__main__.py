@@ -2,7 +2,10 @@
 
 The first line printed is ``BATCH_EMULATOR_HOST=HOST:PORT`` so a shell can ``eval`` it; with an
 access token (``--allow-remote``, ``--access-token``) the second is ``BATCH_EMULATOR_TOKEN=TOKEN``.
-The emulator then serves until SIGINT or SIGTERM and exits 0.
+``--print-env`` prints every variable Airflow needs instead, one a line; ``--env-file FILE`` writes
+the same to FILE once the emulator serves and removes it when it stops. The emulator then serves
+until SIGINT or SIGTERM and exits 0. ``batchstream-emulator --ready FILE`` waits until FILE names an
+emulator that answers, and exits 0 (1 after ``--timeout`` seconds).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
+from airflow_batchstream.emulator.envfile import emulator_environment, env_lines, wait_ready, write_env_file
 from airflow_batchstream.emulator.faults import TRANSIENT_CODES
 from airflow_batchstream.emulator.images import (
     DEFAULT_BANDWIDTH,
@@ -135,6 +140,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="delay added to every RPC, in milliseconds"
     )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        help="once serving, write BATCH_EMULATOR_HOST, BATCHSTREAM_MAX_POLL_INTERVAL and an anonymous "
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT to this file (for `set -a; . FILE; set +a`); removed on exit",
+    )
+    parser.add_argument(
+        "--print-env", action="store_true", help="print those variables on stdout, one a line, once serving"
+    )
+    parser.add_argument(
+        "--ready",
+        type=Path,
+        metavar="ENV_FILE",
+        help="serve nothing: wait until ENV_FILE names an emulator that answers, then exit 0",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds --ready waits at most (default: %(default)s)"
+    )
     return parser
 
 
@@ -145,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     :return: the process exit code (0 after a signal).
     """
     args = _parser().parse_args(argv)
+    if args.ready is not None:
+        try:
+            print(f"BATCH_EMULATOR_HOST={wait_ready(args.ready, args.timeout)}", flush=True)
+        except TimeoutError as exc:
+            print(f"batchstream-emulator: {exc}", file=sys.stderr)
+            return 1
+        return 0
     from airflow_batchstream.emulator.access import new_token
     from airflow_batchstream.emulator.server import BatchEmulator
     from airflow_batchstream.emulator_client import EMULATOR_TOKEN_ENV
@@ -187,15 +217,23 @@ def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         emulator.start()
-        print(f"BATCH_EMULATOR_HOST={emulator.address}", flush=True)
-        if token:
-            print(f"{EMULATOR_TOKEN_ENV}={token}", flush=True)
+        environment = emulator_environment(emulator.address, emulator.timings.poll_interval(), token)
+        if args.print_env:
+            print(env_lines(environment), end="", flush=True)
+        else:
+            print(f"BATCH_EMULATOR_HOST={emulator.address}", flush=True)
+            if token:
+                print(f"{EMULATOR_TOKEN_ENV}={token}", flush=True)
+        if args.env_file is not None:
+            write_env_file(args.env_file, environment)
         print(
             f"registry v2 and Service Usage over HTTP: {emulator.registry.url}", file=sys.stderr, flush=True
         )
         while not stop.wait(0.5):
             pass
     finally:
+        if args.env_file is not None:
+            args.env_file.unlink(missing_ok=True)
         emulator.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

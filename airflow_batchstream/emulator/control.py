@@ -7,8 +7,11 @@ and response are UTF-8 JSON bytes (no protobuf schema needed)::
     response: {"result": ...}
 
 ``op`` is one of :data:`OPERATIONS`, each the :class:`~.server.BatchEmulator` method of the same
-name with the same keyword arguments. Errors come back as INVALID_ARGUMENT (bad arguments) or
-NOT_FOUND (unknown job). Control calls are neither counted in ``rpc_counts`` nor faulted.
+name with the same keyword arguments. ``add_scenario``'s ``scenario`` is the fields of a
+:class:`~.model.Scenario` as an object (``{"exit_code": 3, "task_index": null}``); results that are
+dataclasses (``task_logs``' :class:`~.logs.LogLine`) come back as objects of their fields. Errors
+come back as INVALID_ARGUMENT (bad arguments) or NOT_FOUND (unknown job). Control calls are neither
+counted in ``rpc_counts`` nor faulted.
 
 From Python use :class:`EmulatorControl`; from a shell, any gRPC tool that sends raw bytes.
 """
@@ -16,8 +19,8 @@ From Python use :class:`EmulatorControl`; from a shell, any gRPC tool that sends
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -46,6 +49,8 @@ OPERATIONS = (
     "release_job",
     "vanish_job",
     "add_scenario",
+    "fail_task",
+    "preempt_task",
     "job_names",
     "job_states",
     "task_logs",
@@ -65,12 +70,15 @@ class EmulatorControlError(RuntimeError):
         self.code = code
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
+def _dataclass_fields(value: Any) -> dict[str, Any]:
+    """``json.dumps``'s ``default``: a dataclass (``Scenario``, ``LogLine``) as the object of its fields."""
+    if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
-    return value
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, default=_dataclass_fields).encode()
 
 
 def control_handler(emulator: BatchEmulator) -> grpc.GenericRpcHandler:
@@ -92,7 +100,7 @@ def control_handler(emulator: BatchEmulator) -> grpc.GenericRpcHandler:
             context.abort(grpc.StatusCode.NOT_FOUND, f"not found: {exc}")
         except (ValueError, TypeError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return json.dumps({"result": _jsonable(result)}).encode()
+        return _dumps({"result": result})
 
     return grpc.method_handlers_generic_handler(
         CONTROL_SERVICE,
@@ -124,9 +132,10 @@ class EmulatorControl:
         """Invoke one operation and return its JSON result.
 
         :param op: one of :data:`OPERATIONS`.
-        :param args: the operation's keyword arguments.
+        :param args: the operation's keyword arguments; dataclasses such as ``Scenario`` go as they are.
+        :raises EmulatorControlError: the emulator refused the call (bad arguments, unknown job).
         """
-        payload = json.dumps({"op": op, "args": args}).encode()
+        payload = _dumps({"op": op, "args": args})
         try:
             raw = self._invoke(payload, timeout=self.timeout)
         except grpc.RpcError as exc:
@@ -153,7 +162,7 @@ class EmulatorControl:
         return int(self.call("jobs_created"))
 
     def faults_injected(self) -> dict[str, int]:
-        """Faults injected per method."""
+        """Faults injected so far, by bare method name: ``{"GetJob": 3, "CreateJob": 1}``."""
         return dict(self.call("faults_injected"))
 
     def set_faults(
@@ -204,6 +213,87 @@ class EmulatorControl:
     def clear_faults(self) -> None:
         """Remove every fault and the latency."""
         self.call("clear_faults")
+
+    def add_scenario(
+        self, scenario: Scenario, *, job_id: str | None = None, labels: Mapping[str, str] | None = None
+    ) -> None:
+        """Apply a scenario to a job created later, by id or by labels (see ``BatchEmulator.add_scenario``).
+
+        :param scenario: exit code, affected task, run time, hold in queue.
+        :param job_id: the id of the future job.
+        :param labels: labels a future job must carry (all of them).
+        """
+        wanted = None if labels is None else dict(labels)
+        self.call("add_scenario", scenario=scenario, job_id=job_id, labels=wanted)
+
+    def fail_task(self, dag_id: str, task_id: str, exit_code: int = 1, *, task_index: int | None = 0) -> None:
+        """Make every job an Airflow task submits from now on fail (see ``BatchEmulator.fail_task``).
+
+        :param dag_id: the DAG's id, as written in the DAG.
+        :param task_id: the task's id, as written in the DAG.
+        :param exit_code: the exit code in the task's failure event.
+        :param task_index: the failing task of the job; ``None`` for every task.
+        """
+        self.call("fail_task", dag_id=dag_id, task_id=task_id, exit_code=exit_code, task_index=task_index)
+
+    def preempt_task(self, dag_id: str, task_id: str, *, task_index: int | None = 0) -> None:
+        """Make every job an Airflow task submits from now on end as a spot preemption (exit code 50001).
+
+        :param dag_id: the DAG's id, as written in the DAG.
+        :param task_id: the task's id, as written in the DAG.
+        :param task_index: the preempted task of the job; ``None`` for every task.
+        """
+        self.call("preempt_task", dag_id=dag_id, task_id=task_id, task_index=task_index)
+
+    def fail_job(self, job: str, exit_code: int = 1, *, task_index: int | None = 0) -> None:
+        """Make a job fail with an exit code (see ``BatchEmulator.fail_job``).
+
+        :param job: the job id or full resource name (a future job's id works too).
+        :param exit_code: the exit code in the task's failure event.
+        :param task_index: the failing task; ``None`` for every task.
+        """
+        self.call("fail_job", job=job, exit_code=exit_code, task_index=task_index)
+
+    def preempt_job(self, job: str, *, task_index: int = 0) -> None:
+        """Fail a job as a spot preemption (exit code 50001).
+
+        :param job: the job id or full resource name.
+        :param task_index: the preempted task.
+        """
+        self.call("preempt_job", job=job, task_index=task_index)
+
+    def hold_job(self, job: str) -> None:
+        """Keep a job QUEUED (now, or from its creation) until :meth:`release_job`.
+
+        :param job: the job id or full resource name.
+        """
+        self.call("hold_job", job=job)
+
+    def release_job(self, job: str) -> None:
+        """Let a held job leave QUEUED now.
+
+        :param job: the job id or full resource name.
+        """
+        self.call("release_job", job=job)
+
+    def vanish_job(self, job: str) -> None:
+        """Delete a job at once, as if someone deleted it under a watcher.
+
+        :param job: the job id or full resource name.
+        """
+        self.call("vanish_job", job=job)
+
+    def register_image(self, uri: str, size_bytes: int) -> None:
+        """Declare an image's size (a non-streamed pull then takes ``size / image_bandwidth``).
+
+        :param uri: the image URI exactly as jobs name it.
+        :param size_bytes: the image's size in bytes.
+        """
+        self.call("register_image", uri=uri, size_bytes=size_bytes)
+
+    def job_names(self) -> list[str]:
+        """Full resource names of the jobs that exist now, oldest first."""
+        return list(self.call("job_names"))
 
     def job_states(self) -> dict[str, str]:
         """The state name of every live job, by full name."""

@@ -94,6 +94,15 @@ class Timings:
     cancel_seconds: float = 0.3
     delete_seconds: float = 0.3
 
+    def poll_interval(self) -> float:
+        """A poll interval that notices each phase change soon: half the shortest phase, at least 0.05 s.
+
+        The pytest plugin and ``batchstream-emulator --env-file`` give it to waiting tasks as
+        ``BATCHSTREAM_MAX_POLL_INTERVAL``.
+        """
+        phases = [self.queued_seconds, self.scheduled_seconds, self.run_seconds]
+        return max(0.05, min((p for p in phases if p > 0), default=0.0) / 2)
+
 
 @dataclass(frozen=True)
 class Scenario:

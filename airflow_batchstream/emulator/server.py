@@ -158,6 +158,11 @@ class BatchEmulator:
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         return f"{host}:{self.port}"
 
+    @property
+    def timings(self) -> Timings:
+        """How long each simulated phase lasts (see :meth:`Timings.poll_interval`)."""
+        return self.engine.timings
+
     def start(self) -> BatchEmulator:
         """Bind the port and start serving; returns ``self``."""
         if self._server is not None:
@@ -324,6 +329,32 @@ class BatchEmulator:
         :param task_index: the preempted task.
         """
         self.engine.fail_job(job, PREEMPTION_EXIT_CODE, task_index)
+
+    def fail_task(self, dag_id: str, task_id: str, exit_code: int = 1, *, task_index: int | None = 0) -> None:
+        """Make every job an Airflow task submits from now on fail with an exit code.
+
+        The jobs are found by the labels the operator writes (``airflow-dag-id``, ``airflow-task-id``),
+        cleaned exactly as it cleans them: ``Marketing.daily_spend`` matches ``marketing-daily_spend``.
+
+        :param dag_id: the DAG's id, as written in the DAG.
+        :param task_id: the task's id, as written in the DAG.
+        :param exit_code: the exit code in the task's failure event.
+        :param task_index: the failing task of the job; ``None`` for every task.
+        """
+        from airflow_batchstream.spec import task_labels
+
+        self.add_scenario(
+            Scenario(exit_code=exit_code, task_index=task_index), labels=task_labels(dag_id, task_id)
+        )
+
+    def preempt_task(self, dag_id: str, task_id: str, *, task_index: int | None = 0) -> None:
+        """Make every job an Airflow task submits from now on fail as a spot preemption (exit code 50001).
+
+        :param dag_id: the DAG's id, as written in the DAG.
+        :param task_id: the task's id, as written in the DAG.
+        :param task_index: the preempted task of the job; ``None`` for every task.
+        """
+        self.fail_task(dag_id, task_id, PREEMPTION_EXIT_CODE, task_index=task_index)
 
     def hold_job(self, job: str) -> None:
         """Keep a job QUEUED (now, or from its creation) until :meth:`release_job`.

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,6 +24,7 @@ from airflow_batchstream.api_version import (
     emulator_host,
 )
 from airflow_batchstream.arguments import ArgumentCheck, job_id_problems, kind
+from airflow_batchstream.loop_cache import PerLoop
 from airflow_batchstream.retry import (
     DEFAULT_RETRY_DEADLINE,
     retry_bound,
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: The orders ListJobs documents (``ListJobsRequest.order_by``); ``""`` is the service's own.
+ORDER_BY = ("", "name", "name desc", "create_time", "create_time desc")
 #: Timeout of one RPC attempt, in seconds; the retry deadline bounds the whole call.
 RPC_TIMEOUT = 60.0
 
@@ -123,6 +125,28 @@ def build_batch_client(
     return client_cls(credentials=credentials, client_info=CLIENT_INFO, client_options=client_options)
 
 
+def _check_listing(
+    owner: str, region: Any, project_id: Any, filter: Any, order_by: Any = None, limit: Any = None
+) -> None:
+    """
+    Refuse bad ListJobs arguments, all at once, before any call.
+
+    :param owner: the hook method called.
+    :param region: the region to list.
+    :param project_id: the project to list.
+    :param filter: the filter, if any.
+    :param order_by: the order, if any.
+    :param limit: the most jobs to return (or a page's size), if any.
+    """
+    check = ArgumentCheck()
+    check.region("region", region)
+    check.project_id("project_id", project_id)
+    check.text("filter", filter)
+    check.choice("order_by", order_by or "", ORDER_BY)
+    check.integer("limit", limit, minimum=0, required=False)
+    check.raise_if_any(owner)
+
+
 class BatchStreamHook(GoogleBaseHook):
     """
     Talk to the Cloud Batch API with the credentials of a Google Cloud connection.
@@ -155,6 +179,19 @@ class BatchStreamHook(GoogleBaseHook):
         super().__init__(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain, **kwargs)
         self.api_version = api_version
         self.retry_deadline = retry_deadline
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """
+        Return the Airflow connection; refused first when real Google calls are (see :func:`emulator_host`).
+
+        Reading the connection is the first step towards Google, so a test that forgot the emulator
+        learns it here rather than from a missing connection or a job submitted for real.
+
+        :param conn_id: the connection id.
+        """
+        emulator_host()
+        return super().get_connection(conn_id)
 
     @property
     def project_id(self) -> str:
@@ -254,6 +291,49 @@ class BatchStreamHook(GoogleBaseHook):
         check_job_call("BatchStreamHook.delete_job", name)
         return self._call(self.get_conn().delete_job, name=name)
 
+    def _paged(self, method: Callable[..., Any], request: Any, items: str) -> Iterator[Any]:
+        """Yield the items of every page, each page's call retried on its own (the client's pager
+        would fetch the pages after the first without any retry).
+
+        :param method: the client's list method.
+        :param request: the list request; its ``page_token`` advances.
+        :param items: the response field holding the page's items, such as ``"jobs"``.
+        """
+        while True:
+            page = self._call(method, request=request)
+            yield from getattr(page, items)
+            if not page.next_page_token:
+                return
+            request.page_token = page.next_page_token
+
+    @GoogleBaseHook.fallback_to_default_project_id
+    def iter_jobs(
+        self,
+        region: str,
+        project_id: str = PROVIDE_PROJECT_ID,
+        filter: str | None = None,
+        order_by: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Any]:
+        """
+        Yield the jobs of a region, reading pages as they are needed.
+
+        :param region: Batch region, such as ``us-central1``.
+        :param project_id: project to list; defaults to the connection's project.
+        :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
+        :param order_by: ``"create_time desc"``, ``"create_time"``, ``"name"`` or ``"name desc"``;
+            the service's order when not given.
+        :param page_size: jobs a page holds at most; the service's default when not given.
+        """
+        _check_listing("BatchStreamHook.iter_jobs", region, project_id, filter, order_by, page_size)
+        request = self.types.ListJobsRequest(
+            parent=f"projects/{project_id}/locations/{region}",
+            filter=filter or "",
+            order_by=order_by or "",
+            page_size=page_size or 0,
+        )
+        return self._paged(self.get_conn().list_jobs, request, "jobs")
+
     @GoogleBaseHook.fallback_to_default_project_id
     def list_jobs(
         self,
@@ -261,6 +341,7 @@ class BatchStreamHook(GoogleBaseHook):
         project_id: str = PROVIDE_PROJECT_ID,
         filter: str | None = None,
         limit: int | None = None,
+        order_by: str | None = None,
     ) -> list[Any]:
         """
         List the jobs of a region, following pages.
@@ -268,33 +349,32 @@ class BatchStreamHook(GoogleBaseHook):
         :param region: Batch region, such as ``us-central1``.
         :param project_id: project to list; defaults to the connection's project.
         :param filter: a ListJobs filter, such as ``labels.airflow-dag-id="etl"``.
-        :param limit: stop after this many jobs.
+        :param limit: stop after this many jobs; pages are asked no bigger than that.
+        :param order_by: the service's order, such as ``"create_time desc"`` (newest first).
         """
-        check = ArgumentCheck()
-        check.region("region", region)
-        check.project_id("project_id", project_id)
-        check.text("filter", filter)
-        check.integer("limit", limit, minimum=0, required=False)
-        check.raise_if_any("BatchStreamHook.list_jobs")
-        request = self.types.ListJobsRequest(
-            parent=f"projects/{project_id}/locations/{region}", filter=filter or ""
+        _check_listing("BatchStreamHook.list_jobs", region, project_id, filter, order_by, limit)
+        jobs = self.iter_jobs(
+            region=region, project_id=project_id, filter=filter, order_by=order_by, page_size=limit
         )
-        pager = self._call(self.get_conn().list_jobs, request=request)
-        return list(itertools.islice(pager, limit))
+        return list(itertools.islice(jobs, limit))
 
-    def list_tasks(self, job_name: str, task_group: str = "group0") -> list[Any]:
+    def list_tasks(self, job_name: str, task_group: str = "group0", filter: str | None = None) -> list[Any]:
         """
         List the tasks of one task group of a job, following pages.
 
         :param job_name: ``projects/P/locations/L/jobs/ID``.
         :param task_group: the task group's id; Batch jobs have one, ``group0``.
+        :param filter: a ListTasks filter, such as ``status.state="FAILED"``.
         """
         check = ArgumentCheck()
         check.job_name("job_name", job_name)
         check.task_group("task_group", task_group)
+        check.text("filter", filter)
         check.raise_if_any("BatchStreamHook.list_tasks")
-        pager = self._call(self.get_conn().list_tasks, parent=f"{job_name}/taskGroups/{task_group}")
-        return list(pager)
+        request = self.types.ListTasksRequest(
+            parent=f"{job_name}/taskGroups/{task_group}", filter=filter or ""
+        )
+        return list(self._paged(self.get_conn().list_tasks, request, "tasks"))
 
     def inspect_job(self, job: Any, region: str, job_id: str | None = None) -> Inspection:
         """
@@ -381,10 +461,8 @@ class _LoopClients:
 
 #: Event loop → its clients. A ``grpc.aio`` channel is bound to the loop it was built in: the
 #: triggerer has one loop for its life, but ``dag.test()`` runs each trigger in a fresh loop, so the
-#: cache is per loop, and a loop's clients go when the loop is garbage-collected.
-_CLIENTS_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
-    weakref.WeakKeyDictionary()
-)
+#: cache is per loop, and a loop's clients go when the loop has closed.
+_CLIENTS_BY_LOOP: PerLoop[_LoopClients] = PerLoop(_LoopClients)
 
 
 class BatchStreamAsyncHook(GoogleBaseAsyncHook):
@@ -434,8 +512,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
 
     async def get_conn(self) -> Any:
         """Return the ``BatchServiceAsyncClient`` shared by this loop for this hook's key; build it once."""
-        loop = asyncio.get_running_loop()
-        entry = _CLIENTS_BY_LOOP.setdefault(loop, _LoopClients())
+        entry = _CLIENTS_BY_LOOP.get()
         key = self.client_key()
         client = entry.clients.get(key)
         if client is not None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import MAX_LABELS, ArgumentCheck
@@ -23,6 +24,7 @@ from airflow_batchstream.validation.violations import ImageStreamingValidationEr
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_batchstream.tries import TryRecords
     from airflow_batchstream.watch import JobWatcher
 
 #: Arguments that only build a job from ``image_uri``; with ``job`` they would be silently ignored.
@@ -58,8 +60,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
     :param environment: environment variables of every task (templated).
     :param machine_type: Compute Engine machine type, such as ``e2-standard-4`` (templated).
     :param labels: labels added to the job, besides the ones naming the Airflow task (templated).
-    :param job_id: the Batch job id; by default one derived from DAG, task, run, map index and try
-        (templated).
+    :param job_id: the Batch job id; by default one derived from DAG, task, run, map index and try;
+        a given one gets ``-<map index>`` in a mapped task and ``-tN`` after try 1, and a job under
+        it that another run, task or map index made fails the task (templated).
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
     :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
@@ -303,6 +306,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         :param context: the task's context.
         """
         from airflow_batchstream.summary import summarize_job
+        from airflow_batchstream.tries import TryRecords
 
         project_id = self._check_templated()
         job_id = self._job_id_for_try(context, context["ti"].try_number)
@@ -320,45 +324,77 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
 
             return dry_run_result(job, job_id=job_id, region=self.region, project_id=project_id, log=self.log)
         self._subscription = self._prepare_push(project_id)
-        job = self._submit_or_reattach(context, job, job_id, project_id)
-        self._job_name = job.name
-        self._persist_links(context, job)
-        if not self.wait_for_completion:
-            return summarize_job(job)
-        deadline = self._deadline(job)
-        if self.deferrable:
-            return self._defer(context, job, deadline)
-        return self.execute_complete(context, self._wait_sync(job, deadline))
+        records = TryRecords(context)
+        with self._try_ends(records):
+            job = self._submit_or_reattach(context, records, job, job_id, project_id)
+            self._job_name = job.name
+            self._persist_links(context, job)
+            if not self.wait_for_completion:
+                return summarize_job(job)
+            deadline = self._deadline(job)
+            if self.deferrable:
+                return self._defer(context, job, deadline)
+            return self.execute_complete(context, self._wait_sync(job, deadline))
+
+    @contextlib.contextmanager
+    def _try_ends(self, records: TryRecords) -> Iterator[None]:
+        """Mark the try's job record ended when the try ends here (returns or raises), not when it defers."""
+        try:
+            yield
+        except TaskDeferred:
+            raise
+        except BaseException:
+            self._end_record(records)
+            raise
+        self._end_record(records)
+
+    def _end_record(self, records: TryRecords) -> None:
+        if self._job_name is None:
+            return
+        try:
+            records.end(self._job_name)
+        except Exception as error:  # the try's outcome stands; a later try then cannot reattach
+            self.log.warning("Could not record the end of this try's Batch job %s: %s", self._job_name, error)
 
     # ----------------------------------------------------------------- submission
 
     def _job_id_for_try(self, context: Context, try_number: int) -> str:
-        """Return the job id of one try: deterministic, or the user's ``job_id`` (``-tN`` after try 1)."""
+        """
+        Return the job id of one try: deterministic, or the user's ``job_id``.
+
+        A given ``job_id`` gets ``-<map index>`` in a mapped task (so ``.partial(job_id=...)`` cannot make
+        the map indexes share one job) and ``-tN`` after try 1 (a re-run never meets its own older job).
+        """
         from airflow_batchstream.spec import JOB_ID_MAX_LENGTH, make_job_id
 
         ti = context["ti"]
+        map_index = -1 if ti.map_index is None else ti.map_index
         if not self.job_id:
-            map_index = -1 if ti.map_index is None else ti.map_index
             return make_job_id(ti.dag_id, ti.task_id, ti.run_id, map_index, try_number)
-        if try_number == 1:
+        suffix = (f"-{map_index}" if map_index >= 0 else "") + (f"-t{try_number}" if try_number > 1 else "")
+        if not suffix:
             return self.job_id
-        suffix = f"-t{try_number}"
         return self.job_id[: JOB_ID_MAX_LENGTH - len(suffix)].rstrip("-") + suffix
 
-    def _submit_or_reattach(self, context: Context, job: Any, job_id: str, project_id: str) -> Any:
+    def _submit_or_reattach(
+        self, context: Context, records: TryRecords, job: Any, job_id: str, project_id: str
+    ) -> Any:
         """
-        Return the job this try waits for: an earlier try's live or succeeded job, else ``job``, created.
+        Return the job this try waits for: an earlier try's job if that try died, else ``job``, created.
 
         A CreateJob whose response was lost is retried with the same ``request_id`` (the service returns
-        the job it made); ALREADY_EXISTS (a create that landed before this process died) reads that job.
+        the job it made); ALREADY_EXISTS (a create that landed before this process died, or someone
+        else's job under a fixed ``job_id``) adopts that job only if its labels name this task instance.
         """
         from google.api_core.exceptions import AlreadyExists
 
         from airflow_batchstream.hooks.batch import job_path
 
-        earlier = self._earlier_try_job(context, project_id)
+        earlier = self._earlier_job(context, records)
         if earlier is not None:
             return earlier
+        name = job_path(project_id, self.region, job_id)
+        records.begin(name)
         try:
             created = self.hook.submit_job(
                 job=job,
@@ -368,7 +404,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"airflow-batchstream/{project_id}/{job_id}")),
             )
         except AlreadyExists:
-            created = self.hook.get_job(job_path(project_id, self.region, job_id))
+            created = self.hook.get_job(name)
+            self._check_owner(context, created)
             self.log.info(
                 "Batch job %s already exists (an earlier attempt of this try created it); waiting for it.",
                 created.name,
@@ -398,6 +435,64 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         )
         return subscription
 
+    def _check_owner(self, context: Context, job: Any) -> None:
+        """Refuse a job under this try's id that another run, task, map index or try created."""
+        from airflow_batchstream.tries import belongs_to, describe_owner
+
+        ti = context["ti"]
+        if belongs_to(job, ti) and job.labels.get("airflow-try-number") == str(ti.try_number):
+            return
+        owner = describe_owner(job.labels)
+        if belongs_to(job, ti):
+            owner += f", try {job.labels.get('airflow-try-number', '?')}"
+        raise AirflowFailException(
+            f"Batch job {job.name} already exists and belongs to {owner}, not to this task instance "
+            f"(DAG {ti.dag_id}, task {ti.task_id}, run {ti.run_id}, map index {ti.map_index}, try "
+            f"{ti.try_number}); it is not adopted. A fixed job_id names the same job in every run: make it "
+            'unique per run with a template, such as job_id="nightly-{{ ds_nodash }}", or leave job_id unset.'
+        )
+
+    def _earlier_job(self, context: Context, records: TryRecords) -> Any:
+        """
+        Return the recorded job of a try that died (active: reattach; SUCCEEDED: return), else ``None``.
+
+        A recorded job the task instance no longer owns in Airflow (that try ended, or the task was cleared)
+        is never adopted; if it is still active it is cancelled, so one task instance never has two live jobs.
+        """
+        from google.api_core.exceptions import GoogleAPICallError, NotFound
+
+        from airflow_batchstream.outcome import ACTIVE_STATES
+        from airflow_batchstream.summary import state_name
+        from airflow_batchstream.tries import belongs_to
+
+        earlier = records.earlier()
+        if earlier is None:
+            return None
+        name, adoptable = earlier
+        try:
+            job = self.hook.get_job(name)
+        except NotFound:
+            return None
+        state = state_name(job)
+        if not belongs_to(job, context["ti"]):
+            return None  # someone else's job under a fixed job_id: never adopted, never cancelled
+        if adoptable and (state in ACTIVE_STATES or state == "SUCCEEDED"):
+            self.log.info("Reattaching to Batch job %s of a try that did not end, which is %s.", name, state)
+            return job
+        if state in ACTIVE_STATES:
+            self.log.warning(
+                "Cancelling Batch job %s (%s) of an earlier try: this try re-runs the task with a new job.",
+                name,
+                state,
+            )
+            try:
+                self.hook.cancel_job(name)
+            except GoogleAPICallError as error:
+                self.log.warning("Cancelling Batch job %s failed: %s", name, error)
+        else:
+            self.log.info("Batch job %s of an earlier try is %s; submitting a new job.", name, state)
+        return None
+
     def _finish_job(self, job: Any, context: Context) -> Any:
         """
         Complete the parsed job in place: ``timeout`` as ``max_run_duration``, then the labels.
@@ -424,27 +519,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 ]
             )
         return job
-
-    def _earlier_try_job(self, context: Context, project_id: str) -> Any:
-        """Return the newest earlier try's job that is still active or succeeded, else ``None``."""
-        from google.api_core.exceptions import NotFound
-
-        from airflow_batchstream.hooks.batch import job_path
-        from airflow_batchstream.outcome import ACTIVE_STATES
-        from airflow_batchstream.summary import state_name
-
-        for try_number in range(context["ti"].try_number - 1, 0, -1):
-            name = job_path(project_id, self.region, self._job_id_for_try(context, try_number))
-            try:
-                job = self.hook.get_job(name)
-            except NotFound:
-                continue
-            state = state_name(job)
-            if state in ACTIVE_STATES or state == "SUCCEEDED":
-                self.log.info("Reattaching to Batch job %s of try %d, which is %s.", name, try_number, state)
-                return job
-            self.log.info("Batch job %s of try %d ended %s; leaving it alone.", name, try_number, state)
-        return None
 
     @staticmethod
     def _persist_links(context: Context, job: Any) -> None:
@@ -538,9 +612,15 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         :param context: the task's context.
         :param event: the trigger's (or the synchronous wait's) event payload.
         """
-        from airflow_batchstream.outcome import ENDED, TIMEOUT
+        from airflow_batchstream.tries import TryRecords
 
         self._job_name = event["job_name"]
+        with self._try_ends(TryRecords(context)):
+            return self._result(event)
+
+    def _result(self, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow_batchstream.outcome import ENDED, TIMEOUT
+
         self._report_end(event.get("summary"))  # its last progress line says "is SUCCEEDED" on success
         if event["status"] == ENDED and event["state"] == "SUCCEEDED":
             return event["summary"]

@@ -18,6 +18,13 @@ from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import ArgumentCheck
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
+from airflow_batchstream.job_names import (
+    check_rendered_reference,
+    job_reference_problems,
+    list_filter,
+    resolve_job_name,
+)
+from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
 from airflow_batchstream.validation.violations import Violation
 
 if TYPE_CHECKING:
@@ -38,8 +45,10 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
     ``labels`` (the newest job carrying all of them; none yet counts as "not yet"). Works in
     ``mode="poke"``, ``mode="reschedule"`` and with ``deferrable=True`` (the wait runs in
     :class:`~airflow_batchstream.triggers.batch.BatchStreamJobTrigger`). The sensor never cancels the
-    job. On success it returns the job's summary. A job in a failure state, or in an ending state that
-    is not a target, fails the task without retry (``soft_fail=True`` skips it instead).
+    job. Once it has read the job, the task page shows the same two links as the submit operator
+    (:mod:`airflow_batchstream.links.batch`). On success it returns the job's summary. A job in a
+    failure state, or in an ending state that is not a target, fails the task without retry
+    (``soft_fail=True`` skips it instead).
 
     :param job_name: the job's full resource name, such as an upstream summary's ``job_name`` (templated).
     :param project_id: project of ``job_id`` or ``labels``; defaults to the connection's (templated).
@@ -72,6 +81,7 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         "impersonation_chain",
     )
     ui_color = "#d4e4fc"
+    operator_extra_links = (BatchStreamJobLink(), BatchStreamJobLogsLink())
 
     def __init__(
         self,
@@ -107,6 +117,7 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         self.api_version = api_version
         self.deferrable = resolve_deferrable(deferrable)
         self.poll_interval = poll_interval
+        self._linked: str | None = None  # the job whose links this instance stored
         self.target_states, self.failure_states = self._check_settings(target_states, failure_states)
         check_push_arguments(
             self.task_id,
@@ -133,19 +144,9 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         from airflow_batchstream.outcome import ACTIVE_STATES, ENDING_STATES
 
         check = ArgumentCheck()
-        given = [self.job_name is not None, self.job_id is not None, self.labels is not None]
-        if sum(given) != 1:
-            check.violations.append(
-                Violation(
-                    "job_name",
-                    "bad-argument",
-                    "name the job one way: job_name=, or job_id= with region=, or labels= with region=",
-                )
-            )
-        if (self.job_id is not None or self.labels is not None) and self.region is None:
-            check.violations.append(
-                Violation("region", "bad-argument", "job_id= and labels= need region=", "give region=")
-            )
+        check.add(
+            job_reference_problems(self.job_name, self.job_id, self.region, self.labels, labels_allowed=True)
+        )
         known = ACTIVE_STATES | ENDING_STATES
         targets = check.states("target_states", target_states, known)
         failures = check.states("failure_states", failure_states, known)
@@ -168,48 +169,53 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
     def _check_templated(self) -> None:
         """Refuse bad templated arguments after rendering, before any network call; all at once."""
         check = ArgumentCheck()
-        check.job_name("job_name", self.job_name, required=False)
-        check.project_id("project_id", self.project_id)
-        check.region("region", self.region, required=False)
-        check.job_id("job_id", self.job_id)
+        check_rendered_reference(check, self.job_name, self.project_id, self.region, self.job_id)
         check.labels("labels", self.labels, selector=True)
         check.accounts("impersonation_chain", self.impersonation_chain)
         check.raise_if_any(self.task_id)
 
     def _resolve_name(self) -> str | None:
         """Return the watched job's full name; ``None`` while no job carries ``labels``."""
-        from airflow_batchstream.hooks.batch import job_path
-
         self._check_templated()
-        if self.job_name:
-            return self.job_name
+        if self.labels is None:
+            return resolve_job_name(self.hook, self.job_name, self.project_id, self.region, self.job_id)
         project_id = self.project_id or self.hook.project_id
-        if self.job_id:
-            return job_path(project_id, str(self.region), self.job_id)
-        terms = [f'labels.{key}="{value}"' for key, value in sorted(dict(self.labels or {}).items())]
-        jobs = self.hook.list_jobs(region=str(self.region), project_id=project_id, filter=" AND ".join(terms))
-        if not jobs:
+        newest = self.hook.list_jobs(
+            region=str(self.region),
+            project_id=project_id,
+            filter=list_filter(labels=self.labels),
+            limit=1,
+            order_by="create_time desc",
+        )
+        if not newest:
             self.log.info("No Batch job carries labels %s yet.", dict(self.labels or {}))
             return None
-        return max(jobs, key=lambda job: job.create_time.timestamp()).name
+        return newest[0].name
 
-    def _read(self, name: str) -> dict[str, Any] | None:
-        """Return the event of the job's current state if it ends the wait, else ``None``."""
+    def _read(self, context: Context, name: str) -> dict[str, Any] | None:
+        """Return the event of the job's current state if it ends the wait, else ``None``.
+
+        The first time this task instance reads the job, its console and logs links are stored.
+        """
         from google.api_core.exceptions import NotFound
 
+        from airflow_batchstream.links.batch import persist_job_links
         from airflow_batchstream.outcome import ended_event, vanished_event
 
         try:
             job = self.hook.get_job(name)
         except NotFound:
             return vanished_event(name)
+        if self._linked != job.name:
+            persist_job_links(context, job.name, job.uid)
+            self._linked = job.name
         self.log.info("Batch job %s is %s.", name, job.status.state.name)
         return ended_event(job, self.target_states | self.failure_states)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """Look at the job once: done (with its summary), not yet, or failed."""
         name = self._resolve_name()
-        event = self._read(name) if name else None
+        event = self._read(context, name) if name else None
         if event is None:
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._judge(event))
@@ -225,7 +231,7 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
                 "to exist when it starts (use mode='reschedule' to wait for it to appear)."
             )
         subscription = self._prepare_push(name)
-        event = self._read(name)
+        event = self._read(context, name)
         if event is not None:
             try:
                 return self.execute_complete(context, event)

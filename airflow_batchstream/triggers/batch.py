@@ -13,6 +13,7 @@ from airflow_batchstream.api_version import DEFAULT_API_VERSION, check_api_versi
 from airflow_batchstream.outcome import ended_event, error_event, timeout_event, vanished_event
 from airflow_batchstream.polling import poll_delays
 from airflow_batchstream.progress import ProgressTracker
+from airflow_batchstream.summary import state_name
 from airflow_batchstream.triggers.poller import PollGroup
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class BatchStreamJobTrigger(BaseTrigger):
     :param shared_poller: join the triggerer's one poll loop for this endpoint, connection,
         project and region (ListJobs for many jobs per call, see
         :mod:`airflow_batchstream.triggers.poller`) instead of one GetJob per look at this job.
+    :param wait_through: states that do not end the wait although they usually do, such as
+        ``CANCELLATION_IN_PROGRESS`` while waiting for ``CANCELLED``, or every state while waiting for
+        a deleted job to be gone (``NOT_FOUND`` always ends it). Needs ``shared_poller=False``: the
+        shared poller stops watching a job at its first ending state.
     :param notification_subscription: wait for the job's Pub/Sub state notifications on this
         subscription (``projects/P/subscriptions/S``) instead of polling: one pull loop per
         subscription in the triggerer, one GetJob when a notice says the job ended (see
@@ -88,10 +93,13 @@ class BatchStreamJobTrigger(BaseTrigger):
         stop_states: Sequence[str] = (),
         progress: dict[str, Any] | None = None,
         shared_poller: bool = True,
+        wait_through: Sequence[str] = (),
         notification_subscription: str | None = None,
         safety_poll_interval: float = 300.0,
     ) -> None:
         super().__init__()
+        if wait_through and shared_poller:
+            raise ValueError("wait_through= needs shared_poller=False (shared polls end at ending states).")
         self.job_name = job_name
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = (
@@ -107,6 +115,7 @@ class BatchStreamJobTrigger(BaseTrigger):
         self.stop_states = sorted(stop_states)
         self.progress = ProgressTracker.from_dict(progress)
         self.shared_poller = shared_poller
+        self.wait_through = sorted(wait_through)
         self.notification_subscription = notification_subscription
         self.safety_poll_interval = float(safety_poll_interval)
 
@@ -127,6 +136,7 @@ class BatchStreamJobTrigger(BaseTrigger):
                 "stop_states": self.stop_states,
                 "progress": self.progress.to_dict(),
                 "shared_poller": self.shared_poller,
+                "wait_through": self.wait_through,
                 "notification_subscription": self.notification_subscription,
                 "safety_poll_interval": self.safety_poll_interval,
             },
@@ -179,7 +189,7 @@ class BatchStreamJobTrigger(BaseTrigger):
                         return await self._expire(poller, job)
                     self.log.error("Reading Batch job %s failed: %s", self.job_name, error)
                     return error_event(self.job_name, error)
-                event = ended_event(job, self.stop_states)
+                event = None if state_name(job) in self.wait_through else ended_event(job, self.stop_states)
                 if event is not None:
                     return event
                 self._log_progress(job)

@@ -27,12 +27,13 @@ import collections
 import contextlib
 import logging
 import time
-import weakref
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_batchstream.loop_cache import PerLoop
 from airflow_batchstream.outcome import ENDING_STATES, NOT_FOUND
+from airflow_batchstream.polling import effective_poll_interval
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +115,7 @@ class SharedJobPoller:
     :param client: a ``BatchServiceAsyncClient`` of the group's API version, owned by the poller.
     """
 
-    _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[PollGroup, SharedJobPoller]] = (
-        weakref.WeakKeyDictionary()
-    )
+    _registry: PerLoop[dict[PollGroup, SharedJobPoller]] = PerLoop(dict)
 
     def __init__(self, group: PollGroup, client: Any) -> None:
         self.group = group
@@ -135,8 +134,7 @@ class SharedJobPoller:
         :param group: the endpoint, credentials, project and region to poll.
         :param client_factory: builds the async client; called only when a new poller is made.
         """
-        loop = asyncio.get_running_loop()
-        pollers = cls._registry.setdefault(loop, {})
+        pollers = cls._registry.get()
         poller = pollers.get(group)
         if poller is None:
             poller = pollers[group] = cls(group, client_factory())
@@ -151,8 +149,9 @@ class SharedJobPoller:
 
         :param job_name: ``projects/P/locations/R/jobs/ID`` in this poller's project and region.
         :param poll_interval: the longest time, in seconds, a change of the job's state may go
-            unnoticed; the group polls at the shortest interval among its watchers, each round
-            started early by the longest of the recent rounds.
+            unnoticed (at most ``BATCHSTREAM_MAX_POLL_INTERVAL`` when set); the group polls at the
+            shortest interval among its watchers, each round started early by the longest of the
+            recent rounds.
         :raises google.api_core.exceptions.NotFound: the job vanished (deleted under the watcher).
         :raises google.api_core.exceptions.GoogleAPICallError: a permanent error reading the job.
         """
@@ -160,7 +159,7 @@ class SharedJobPoller:
             raise ValueError(f"{job_name!r} is not a job of {self.group.parent}")
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive, not {poll_interval!r}")
-        watch = _Watch(job_name, poll_interval)
+        watch = _Watch(job_name, effective_poll_interval(poll_interval))
         self._watches.setdefault(job_name, set()).add(watch)
         self._ensure_running()
         try:
@@ -283,7 +282,7 @@ class SharedJobPoller:
         }
         if order_by:
             request["order_by"] = order_by
-        pager = await self.client.list_jobs(request=request, timeout=RPC_TIMEOUT)
+        pager = await self.client.list_jobs(request=request, retry=None, timeout=RPC_TIMEOUT)
         async for page in pager.pages:
             self.stats.list_calls += 1
             yield page
@@ -362,7 +361,7 @@ class SharedJobPoller:
         async with gate:
             self.stats.get_calls += 1
             try:
-                job = await self.client.get_job(name=name, timeout=RPC_TIMEOUT)
+                job = await self.client.get_job(name=name, retry=None, timeout=RPC_TIMEOUT)
             except exceptions.GoogleAPICallError as exc:
                 if is_transient(exc):
                     log.warning("GetJob %s failed (%s); trying again next round.", name, exc)

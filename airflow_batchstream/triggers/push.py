@@ -37,11 +37,11 @@ import json
 import logging
 import re
 import time
-import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_batchstream.loop_cache import PerLoop
 from airflow_batchstream.outcome import ENDING_STATES
 
 log = logging.getLogger(__name__)
@@ -136,9 +136,7 @@ class SubscriptionPuller:
     :param client: a ``SubscriberAsyncClient`` built in this loop.
     """
 
-    _registry: weakref.WeakKeyDictionary[
-        asyncio.AbstractEventLoop, dict[tuple[str, str], SubscriptionPuller]
-    ] = weakref.WeakKeyDictionary()
+    _registry: PerLoop[dict[tuple[str, str], SubscriptionPuller]] = PerLoop(dict)
 
     def __init__(self, subscription: str, client: Any) -> None:
         self.subscription = subscription
@@ -160,8 +158,7 @@ class SubscriptionPuller:
         :param identity: the credentials' identity (connection id and impersonation chain).
         :param client_factory: builds the async client; awaited only when a new puller is made.
         """
-        loop = asyncio.get_running_loop()
-        pullers = cls._registry.setdefault(loop, {})
+        pullers = cls._registry.get()
         key = (subscription, identity)
         puller = pullers.get(key)
         if puller is None:

@@ -92,3 +92,53 @@ def _check_case(dag_id: str, task_id: str, job: Any, summary: dict[str, Any]) ->
             assert summary["task_counts"] == {"SUCCEEDED": 4}
     else:
         assert container.enable_image_streaming
+
+
+def test_cleanup_example_deletes_one_dags_old_ended_jobs(airflow, batch_client):
+    """The cleanup example, triggered with ``conf`` like a user: lists and deletes only its target's jobs."""
+    import uuid
+
+    from e2e_helpers import PARENT, wait_until
+    from google.api_core.exceptions import NotFound
+    from google.cloud import batch_v1alpha as batch
+
+    target = f"e2e_cleanup_{uuid.uuid4().hex[:8]}"
+    job = batch.Job(
+        task_groups=[
+            batch.TaskGroup(
+                task_spec=batch.TaskSpec(
+                    runnables=[batch.Runnable(container=batch.Runnable.Container(image_uri="debian:12"))]
+                )
+            )
+        ]
+    )
+
+    def create(job_id: str, dag_id: str) -> str:
+        job.labels = {"airflow-dag-id": dag_id, "managed-by": "airflow-batchstream"}
+        return batch_client.create_job(parent=PARENT, job_id=job_id, job=job).name
+
+    old = [create(f"{target.replace('_', '-')}-{index}", target) for index in range(2)]
+    other = create(f"{target.replace('_', '-')}-other", f"{target}_other")
+    for name in [*old, other]:
+        wait_until(
+            lambda name=name: batch_client.get_job(name=name).status.state.name == "SUCCEEDED",
+            60,
+            f"{name} ended",
+        )
+    dag_id = "example_image_streaming_cleanup"
+    api = airflow.api
+    api.wait_for_dag(dag_id)
+    api.unpause(dag_id)
+    run_id = api.trigger(dag_id, conf={"dag_id": target, "older_than_days": 0, "dry_run": False})
+
+    state = api.wait_for_run(dag_id, run_id, timeout=180)
+
+    assert state == "success", (
+        f"{dag_id} run {state}: {api.task_instances(dag_id, run_id)}\n{airflow.diagnostics()}"
+    )
+    listed = api.xcom(dag_id, run_id, "list_old_jobs")
+    assert sorted(summary["job_name"] for summary in listed) == sorted(old)
+    for name in old:
+        with pytest.raises(NotFound):
+            batch_client.get_job(name=name)
+    assert batch_client.get_job(name=other).status.state.name == "SUCCEEDED"

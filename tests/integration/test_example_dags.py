@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from dag_files import load_dag
+from dag_files import load_dag, task_xcoms
 from samples import REFERENCE_SAMPLE, read_sample
 
 pytestmark = pytest.mark.integration
@@ -85,6 +85,37 @@ def test_example_dag_succeeds(batch_emulator, dag_id, run_kwargs, deferrable, mo
             "pulled_startup_seconds": pulled,
         }
         assert f"start-up with image streaming: {streamed} s; with a full pull: {pulled} s" in task_log
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "delete"])
+def test_cleanup_example_deletes_only_the_dags_old_ended_jobs(batch_emulator, dry_run, capfd):
+    from waiting_helpers import create_job, wait_until_ended
+
+    from airflow_batchstream.emulator import Scenario
+
+    ours = {"airflow-dag-id": "nightly_etl", "managed-by": "airflow-batchstream"}
+    batch_emulator.add_scenario(Scenario(exit_code=1), job_id="etl-failed")
+    old = [create_job(batch_emulator, job_id, labels=ours) for job_id in ("etl-ok", "etl-failed")]
+    batch_emulator.add_scenario(Scenario(hold_in_queue=True), job_id="etl-queued")
+    kept = [
+        create_job(batch_emulator, "etl-queued", labels=ours),  # still active
+        create_job(batch_emulator, "other-ok", labels={**ours, "airflow-dag-id": "other"}),  # another DAG's
+    ]
+    for name in old:
+        wait_until_ended(batch_emulator, name)
+    conf = {"dag_id": "nightly_etl", "older_than_days": 0, "dry_run": dry_run}
+    dag_run = load_dag("example_image_streaming_cleanup").test(run_conf=conf)
+    assert dag_run.state == "success"
+    listed = task_xcoms(dag_run, "list_old_jobs")["return_value"]
+    assert sorted(job["job_name"] for job in listed) == sorted(old)
+    log = "".join(capfd.readouterr())
+    remaining = set(batch_emulator.job_names())
+    if dry_run:
+        assert remaining == set(old + kept)
+        assert all(f"Would delete {name}" in log for name in old)
+    else:
+        assert remaining == set(kept)
+        assert all(f"Batch job {name} is gone." in log for name in old)
 
 
 def test_push_example_waits_by_notifications(batch_emulator):

@@ -93,3 +93,22 @@ def test_cancel_then_delete(hook):
     hook.delete_job(created.name).result(timeout=30)
     with pytest.raises(exceptions.NotFound):
         _wait_for(hook, created.name, {"never"})
+
+
+def test_listing_retries_a_transient_error_on_a_later_page(hook, batch_emulator):
+    client = batch_emulator.client()
+    job = (
+        _job(hook)
+        if hook.api_version == "v1alpha"
+        else parse_job(convenience_job(image_uri=IMAGE), "v1alpha")
+    )
+    for index in range(150):  # the emulator's pages hold 100 jobs
+        client.create_job(parent=f"projects/{PROJECT}/locations/{REGION}", job_id=f"paged-{index}", job=job)
+    jobs = hook.iter_jobs(region=REGION, project_id=PROJECT, order_by="create_time desc")
+    first_page = [next(jobs) for _ in range(100)]
+    batch_emulator.reset_counts()
+    batch_emulator.fail_next("ListJobs", "UNAVAILABLE")
+    rest = list(jobs)
+    assert batch_emulator.rpc_counts()["ListJobs"] == 2  # the failed second page, then its retry
+    names = [job.name for job in first_page + rest]
+    assert names == [job_path(PROJECT, REGION, f"paged-{index}") for index in range(149, -1, -1)]

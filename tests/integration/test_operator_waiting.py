@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from dag_files import dags_folder, load_dag
-from waiting_helpers import IMAGE, PARENT, create_job, job_state
+from waiting_helpers import IMAGE, job_state
 
 from airflow_batchstream.emulator import Scenario
 
@@ -141,13 +141,3 @@ def test_wait_for_completion_false_returns_at_once(batch_emulator, capfd):
     (name,) = batch_emulator.job_names()
     assert job_state(batch_emulator, name) == "QUEUED"
     assert "Deferring" not in "".join(capfd.readouterr())
-
-
-@MODES
-def test_existing_job_with_the_same_id_is_waited_for_not_resubmitted(batch_emulator, deferrable):
-    name = create_job(batch_emulator, "given-id")
-    batch_emulator.reset_counts()
-    dag_run = write_dag(f"given_id_{deferrable}", f"job_id='given-id', deferrable={deferrable}").test()
-    assert the_ti(dag_run).state == "success"
-    assert batch_emulator.jobs_created() == 0
-    assert batch_emulator.job_names() == [name] == [f"{PARENT}/jobs/given-id"]

@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from dag_files import dags_folder, load_dag
+from dag_files import dags_folder, load_dag, task_xcoms
 from waiting_helpers import create_job
 
 from airflow_batchstream.emulator import Scenario
+from airflow_batchstream.links.batch import JOB_LINKS
 from airflow_batchstream.sensors.batch import BatchStreamJobSensor
 
 pytestmark = pytest.mark.integration
@@ -33,11 +34,16 @@ MODE_KWARGS = {
 MODES = pytest.mark.parametrize("mode", list(MODE_KWARGS))
 
 
-def sense(dag_id: str, mode: str, kwargs: str) -> str:
-    """Write and run a one-sensor DAG; return the sensor's final state."""
+def sense_run(dag_id: str, mode: str, kwargs: str):
+    """Write and run a one-sensor DAG; return the run."""
     source = DAG_SOURCE.format(dag_id=dag_id, kwargs=f"{MODE_KWARGS[mode]}, {kwargs}")
     (dags_folder() / f"{dag_id}.py").write_text(source)
-    (ti,) = load_dag(dag_id).test().get_task_instances()
+    return load_dag(dag_id).test()
+
+
+def sense(dag_id: str, mode: str, kwargs: str) -> str:
+    """Write and run a one-sensor DAG; return the sensor's final state."""
+    (ti,) = sense_run(dag_id, mode, kwargs).get_task_instances()
     return ti.state
 
 
@@ -102,6 +108,20 @@ def test_target_state_running_is_reached_in_the_trigger(batch_emulator):
     )
 
 
+@MODES
+def test_sensor_shows_the_submit_operators_links_once_it_knows_the_job(batch_emulator, mode):
+    name = held_job(batch_emulator, f"linked-{mode}")
+    uid = batch_emulator.client().get_job(name=name).uid
+    after_first_look(batch_emulator, lambda: batch_emulator.release_job(name))
+    dag_run = sense_run(f"linked_{mode}", mode, f"job_name={name!r}")
+    assert dag_run.state == "success"
+    xcoms = task_xcoms(dag_run, "sense")
+    assert {key: xcoms[key] for key in (link.key for link in JOB_LINKS)} == {
+        link.key: link.url(name, uid) for link in JOB_LINKS
+    }
+    assert [type(link) for link in BatchStreamJobSensor.operator_extra_links] == list(JOB_LINKS)
+
+
 def test_bad_arguments_are_refused_before_any_call():
     with pytest.raises(ValueError, match="name the job one way"):
         BatchStreamJobSensor(task_id="s", job_name="projects/p/locations/l/jobs/j", job_id="j", region="r")
@@ -109,3 +129,17 @@ def test_bad_arguments_are_refused_before_any_call():
         BatchStreamJobSensor(task_id="s", labels={"a": "b"})
     with pytest.raises(ValueError, match="target_states and failure_states share"):
         BatchStreamJobSensor(task_id="s", job_name="n", target_states={"FAILED"})
+
+
+def test_labels_mode_reads_one_list_page_per_poke_and_watches_the_newest_job(batch_emulator):
+    for index in range(100):  # older jobs with the same labels, filling the service's default page
+        create_job(batch_emulator, f"older-{index}", labels={"feed": "hourly"})
+    time.sleep(1.5)
+    batch_emulator.add_scenario(Scenario(hold_in_queue=True), job_id="newest")
+    newest = create_job(batch_emulator, "newest", labels={"feed": "hourly"})
+    batch_emulator.reset_counts()
+    threading.Timer(1.5, lambda: batch_emulator.release_job(newest)).start()
+    assert sense("by_labels_newest", "poke", "region='us-central1', labels={'feed': 'hourly'}") == "success"
+    counts = batch_emulator.rpc_counts()
+    assert counts["GetJob"] >= 3  # it waited for the held newest job, not an older SUCCEEDED one
+    assert counts["ListJobs"] == counts["GetJob"]  # one one-job page per poke

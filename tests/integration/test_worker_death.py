@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from dag_files import dags_folder, load_dag
+from dag_files import dags_folder
+from next_try import run_first_try_and_kill_it, run_next_try
 from waiting_helpers import IMAGE, job_state
 
 pytestmark = pytest.mark.integration
@@ -33,62 +29,6 @@ with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=Fal
         labels={{"emulator-run-seconds": "2"}},
     )
 """
-WORKER = """
-import sys
-sys.path.insert(0, {tests!r})
-from dag_files import load_dag
-load_dag({dag_id!r}).test()
-"""
-
-
-def run_first_try_and_kill_it(dag_id: str) -> None:
-    """Run the DAG in a child process; SIGKILL it once the task logged its submission."""
-    script = WORKER.format(tests=str(Path(__file__).parents[1]), dag_id=dag_id)
-    child = subprocess.Popen(
-        [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=os.environ.copy(),
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        for line in child.stdout:  # bounded by the child: it ends, or logs the submission
-            if "Submitted Batch job" in line:
-                break
-        else:
-            pytest.fail("the first try never submitted its job")
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait(timeout=30)
-
-
-def run_next_try(dag_id: str):
-    """Give the killed task instance its next try and run it the way dag.test() runs a try."""
-    from airflow.models.dagrun import DagRun
-    from airflow.sdk.definitions.dag import _run_task
-    from airflow.utils.session import create_session
-    from airflow.utils.state import TaskInstanceState
-
-    dag = load_dag(dag_id)
-    with create_session() as session:
-        (dag_run,) = session.query(DagRun).filter_by(dag_id=dag_id).all()
-        (ti,) = dag_run.get_task_instances(session=session)
-        assert (ti.state, ti.try_number) == ("running", 1)  # the dead worker never reported back
-        # What the scheduler does with a task whose worker died: another try.
-        ti.try_number += 1
-        ti.state = TaskInstanceState.SCHEDULED
-        session.merge(ti)
-    with create_session() as session:
-        (dag_run,) = session.query(DagRun).filter_by(dag_id=dag_id).all()
-        (ti,) = dag_run.get_task_instances(session=session)
-        session.expunge_all()
-    _run_task(ti=ti, task=dag.task_dict["job"], run_triggerer=True)
-    with create_session() as session:
-        (dag_run,) = session.query(DagRun).filter_by(dag_id=dag_id).all()
-        (ti,) = dag_run.get_task_instances(session=session)
-        return ti.state, ti.try_number
 
 
 @pytest.mark.parametrize(
@@ -114,8 +54,9 @@ def test_next_try_reattaches_to_the_dead_workers_job(batch_emulator, deferrable,
         assert job_state(batch_emulator, name) in {"QUEUED", "SCHEDULED", "RUNNING"}
     capfd.readouterr()
 
-    assert run_next_try(dag_id) == ("success", 2)
+    ti = run_next_try(dag_id, clear=False, expect_state="running")  # the dead worker never reported back
+    assert (ti.state, ti.try_number) == ("success", 2)
     assert batch_emulator.jobs_created() == 1
     assert batch_emulator.job_names() == [name]
     assert job_state(batch_emulator, name) == "SUCCEEDED"
-    assert f"Reattaching to Batch job {name} of try 1" in "".join(capfd.readouterr())
+    assert f"Reattaching to Batch job {name}" in "".join(capfd.readouterr())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
@@ -11,21 +12,31 @@ PARENT = "projects/demo-project/locations/us-central1"
 IMAGE = "us-central1-docker.pkg.dev/demo-project/containers/debian:12"
 
 
-def create_job(emulator: Any, job_id: str, labels: dict[str, str] | None = None) -> str:
+def create_job(
+    emulator: Any,
+    job_id: str,
+    labels: dict[str, str] | None = None,
+    task_count: int = 1,
+    max_retry_count: int = 0,
+) -> str:
     """Create a one-container job through the real client; return its full name.
 
     :param emulator: the running :class:`BatchEmulator`.
     :param job_id: the job's id.
     :param labels: the job's labels.
+    :param task_count: how many tasks run the container.
+    :param max_retry_count: how many times a failed task runs again.
     """
     from google.cloud import batch_v1alpha as batch
 
     job = batch.Job(
         task_groups=[
             batch.TaskGroup(
+                task_count=task_count,
                 task_spec=batch.TaskSpec(
-                    runnables=[batch.Runnable(container=batch.Runnable.Container(image_uri=IMAGE))]
-                )
+                    runnables=[batch.Runnable(container=batch.Runnable.Container(image_uri=IMAGE))],
+                    max_retry_count=max_retry_count,
+                ),
             )
         ],
         labels=labels or {},
@@ -40,6 +51,21 @@ def job_state(emulator: Any, name: str) -> str:
     :param name: the job's full resource name.
     """
     return emulator.client().get_job(name=name).status.state.name
+
+
+def wait_until_ended(emulator: Any, name: str, timeout: float = 30.0) -> str:
+    """Wait (at most ``timeout`` seconds) until a job is SUCCEEDED, FAILED or CANCELLED; return its state.
+
+    :param emulator: the running :class:`BatchEmulator`.
+    :param name: the job's full resource name.
+    :param timeout: seconds to wait at most.
+    """
+    deadline = time.monotonic() + timeout
+    while (state := job_state(emulator, name)) not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} is still {state} after {timeout} s")
+        time.sleep(0.05)
+    return state
 
 
 def run_trigger(trigger: BatchStreamJobTrigger) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import pytest
 
 DAG_FACING_MODULES = [
     "airflow_batchstream.operators.batch",
+    "airflow_batchstream.operators.lifecycle",
+    "airflow_batchstream.operators.listing",
     "airflow_batchstream.sensors.batch",
     "airflow_batchstream.links.batch",
 ]
@@ -35,7 +37,7 @@ def test_module_imports_no_google_cloud_or_grpc(module):
         "airflow_batchstream.operators",
         "airflow_batchstream.sensors",
         "airflow_batchstream.links",
-        "airflow_batchstream.links.batch",  # the operator names its links at class level
+        "airflow_batchstream.links.batch",  # operators name their links at class level
         "airflow_batchstream.api_version",
         "airflow_batchstream.deferral",
         "airflow_batchstream.hook_mixin",
@@ -44,5 +46,8 @@ def test_module_imports_no_google_cloud_or_grpc(module):
         "airflow_batchstream.validation",
         "airflow_batchstream.validation.violations",
         "airflow_batchstream.preflight",
+        "airflow_batchstream.job_names",
+        "airflow_batchstream.outcome",  # state names, for argument checks
+        "airflow_batchstream.summary",
         module,
     }

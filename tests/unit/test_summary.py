@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from google.cloud import batch_v1alpha
 
-from airflow_batchstream.summary import failure_reason, summarize_job
+from airflow_batchstream.summary import failure_reason, summarize_job, summarize_task
 
 JobStatus = batch_v1alpha.JobStatus
 
@@ -127,3 +127,49 @@ def test_summary_is_json_and_carries_no_environment_value():
     text = json.dumps(summarize_job(_timeline_job(streaming=True)))
     assert "sk-live" not in text
     assert "API_KEY" not in text
+
+
+def _task(state, transitions):
+    """A task of index 2 whose events are ``(old, new, exit_code or None)`` transitions, a second apart."""
+    events = []
+    for index, (old, new, code) in enumerate(transitions):
+        event = batch_v1alpha.StatusEvent(
+            description=f"Task state is updated from {old} to {new} on zones/z/instances/vm.",
+            event_time={"seconds": 1_800_000_000 + index},
+        )
+        if code is not None:
+            event.task_execution = batch_v1alpha.TaskExecution(exit_code=code)
+        events.append(event)
+    return batch_v1alpha.Task(
+        name="projects/p/locations/us-central1/jobs/j1/taskGroups/group0/tasks/2",
+        status=batch_v1alpha.TaskStatus(state=state, status_events=events),
+    )
+
+
+def test_task_summary_of_a_task_that_failed_after_a_retry():
+    failed_twice = [
+        ("PENDING", "ASSIGNED", None),
+        ("ASSIGNED", "RUNNING", None),
+        ("RUNNING", "FAILED", 7),
+        ("PENDING", "ASSIGNED", None),
+        ("ASSIGNED", "RUNNING", None),
+        ("RUNNING", "FAILED", 9),
+    ]
+    assert summarize_task(_task(batch_v1alpha.TaskStatus.State.FAILED, failed_twice)) == {
+        "index": 2,
+        "state": "FAILED",
+        "exit_code": 9,
+        "start_time": "2027-01-15T08:00:01+00:00",
+        "end_time": "2027-01-15T08:00:05+00:00",
+        "retry_attempts": 1,
+    }
+
+
+def test_task_summary_of_a_running_and_a_succeeded_task():
+    running = [("PENDING", "ASSIGNED", None), ("ASSIGNED", "RUNNING", None)]
+    summary = summarize_task(_task(batch_v1alpha.TaskStatus.State.RUNNING, running))
+    assert (summary["exit_code"], summary["end_time"], summary["retry_attempts"]) == (None, None, 0)
+    done = summarize_task(
+        _task(batch_v1alpha.TaskStatus.State.SUCCEEDED, [*running, ("RUNNING", "SUCCEEDED", None)])
+    )
+    assert (done["exit_code"], done["end_time"]) == (0, "2027-01-15T08:00:02+00:00")

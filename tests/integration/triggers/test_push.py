@@ -130,9 +130,7 @@ def test_two_triggerers_share_one_subscription(batch_emulator, subscription):
         async def main() -> list[dict[str, Any]]:
             task = asyncio.ensure_future(_events([_trigger(n) for n in names[index::2]]))
             await asyncio.sleep(0.2)
-            pullers[index] = SubscriptionPuller._registry[asyncio.get_running_loop()][
-                (SUBSCRIPTION, "google_cloud_default|")
-            ]
+            pullers[index] = SubscriptionPuller._registry.get()[(SUBSCRIPTION, "google_cloud_default|")]
             return await task
 
         results[index] = asyncio.run(main())

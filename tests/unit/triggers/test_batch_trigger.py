@@ -35,6 +35,7 @@ def _round_trip(trigger: BatchStreamJobTrigger) -> BatchStreamJobTrigger:
             "stop_states": {"RUNNING"},
             "progress": {"state": "RUNNING", "counts": {"RUNNING": 2, "SUCCEEDED": 1}},
         },
+        {"shared_poller": False, "wait_through": ("CANCELLATION_IN_PROGRESS",)},
     ],
 )
 def test_serialize_is_plain_json_and_round_trips(kwargs):
@@ -57,3 +58,8 @@ def test_subclass_classpath_comes_from_the_class():
 def test_bad_api_version_is_refused_before_any_call():
     with pytest.raises(ValueError, match="api_version='v2'"):
         BatchStreamJobTrigger(job_name=NAME, api_version="v2")
+
+
+def test_waiting_through_ending_states_needs_its_own_polls():
+    with pytest.raises(ValueError, match="wait_through= needs shared_poller=False"):
+        BatchStreamJobTrigger(job_name=NAME, wait_through=["CANCELLATION_IN_PROGRESS"])
