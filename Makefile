@@ -5,7 +5,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test e2e soak soak-celery lint unit integration clean bench
+.PHONY: setup demo test e2e soak soak-celery lint unit integration clean bench test-lowest test-highest wheel-check
 
 $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
@@ -30,7 +30,20 @@ lint: setup
 	$(RUN) mypy
 
 test: lint
-	$(RUN) pytest -m "not e2e"
+	$(RUN) pytest -m "not e2e and not wheel"
+
+# The oldest and the newest versions pyproject.toml allows, each resolved afresh into its own venv on
+# the system Python (not from uv.lock), running the unit and integration tests (scripts/compat_env.sh).
+test-lowest: | $(UV)
+	UV=$(UV) scripts/compat_env.sh lowest
+
+test-highest: | $(UV)
+	UV=$(UV) scripts/compat_env.sh highest
+
+# The wheel a user installs: uv build, plain pip install into a fresh venv, `airflow providers list`,
+# the example DAG through `airflow dags test` against the installed emulator (tests/wheel/).
+wheel-check: setup
+	UV=$(UV) $(RUN) pytest -m wheel tests/wheel
 
 # Real Airflow deployments against the emulator, driven through the REST API and a headless
 # Chromium: every e2e test runs on the LocalExecutor/SQLite deployment, then on the distributed one
@@ -50,4 +63,4 @@ soak-celery: setup
 	$(RUN) pytest -m e2e tests/e2e/test_e2e_distributed.py tests/e2e/test_e2e_soak.py
 
 clean:
-	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .venv-lowest .venv-highest $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,7 @@ import os
 from types import ModuleType
 
 #: Supported values of every ``api_version`` argument; the first is the default.
-API_VERSIONS = ("v1alpha", "v1")
+API_VERSIONS = ("v1", "v1alpha")
 DEFAULT_API_VERSION = API_VERSIONS[0]
 
 #: Like ``PUBSUB_EMULATOR_HOST``: ``host:port`` of a plaintext Batch API to use instead of Google's.
@@ -30,7 +30,7 @@ def check_api_version(api_version: str) -> str:
     if api_version not in API_VERSIONS:
         raise ValueError(
             f"api_version={api_version!r} is not supported; use one of {', '.join(map(repr, API_VERSIONS))} "
-            "(v1 is the generally available API, v1alpha the default)."
+            "(v1, the default, is the generally available API; v1alpha the preview one)."
         )
     return api_version
 

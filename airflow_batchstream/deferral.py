@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk import conf
+from airflow_batchstream.compat import conf
 
 
 def resolve_deferrable(deferrable: bool | None) -> bool:

@@ -50,19 +50,4 @@ def get_provider_info() -> dict:
             "airflow_batchstream.links.batch.BatchStreamJobLink",
             "airflow_batchstream.links.batch.BatchStreamJobLogsLink",
         ],
-        "connection-types": [
-            {
-                "hook-class-name": "airflow_batchstream.hooks.batch.BatchStreamHook",
-                "hook-name": "Google Cloud Batch (image streaming)",
-                "connection-type": "google_cloud_batchstream",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["host", "schema", "login", "password", "port"],
-                    "relabeling": {},
-                    "placeholders": {
-                        "extra": '{"project": "my-project", "key_path": "/path/key.json"} '
-                        "(any google_cloud_platform extra; leave empty for ADC)",
-                    },
-                },
-            }
-        ],
     }

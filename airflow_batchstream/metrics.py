@@ -1,6 +1,6 @@
 """A finished job's phase times and final state as Airflow metrics, named under ``batchstream.``.
 
-Sent through Airflow 3's public stats module (``airflow.sdk.observability.stats``), so they go
+Sent through Airflow's ``Stats`` (see :func:`airflow_batchstream.compat.stats`), so they go
 wherever the deployment sends Airflow's own metrics (StatsD, OpenTelemetry) and nowhere otherwise.
 """
 
@@ -34,17 +34,18 @@ def emit_job_metrics(summary: Mapping[str, Any]) -> list[str]:
 
     :param summary: the job's summary (:func:`airflow_batchstream.summary.summarize_job`).
     """
-    from airflow.sdk.observability import stats
+    from airflow_batchstream.compat import stats
 
+    backend = stats()
     tags = metric_tags(summary)
     sent = []
     for key in TIMED_FIELDS:
         seconds = summary.get(key)
         if seconds is not None:
             name = f"{PREFIX}.{key}"
-            stats.timing(name, timedelta(seconds=seconds), tags=tags)
+            backend.timing(name, timedelta(seconds=seconds), tags=tags)
             sent.append(name)
     name = f"{PREFIX}.state.{summary['state']}"
-    stats.incr(name, tags=tags)
+    backend.incr(name, tags=tags)
     sent.append(name)
     return sent

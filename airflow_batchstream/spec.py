@@ -62,6 +62,34 @@ def job_to_dict(job: Any) -> dict[str, Any]:
     raise JobSpecError(f"job: expected a dict, a JSON string or a Job proto, got {type(job).__name__}.")
 
 
+def is_job_proto(job: Any) -> bool:
+    """
+    Return whether ``job`` is a protobuf message (proto-plus or raw), of either API version.
+
+    :param job: any value.
+    """
+    return isinstance(job, Message) or callable(getattr(type(job), "pb", None))
+
+
+def load_yaml_job(text: str, source: str) -> Any:
+    """
+    Parse a job written in YAML (a ``.yaml``/``.yml`` template file, rendered) into a dict.
+
+    :param text: the rendered YAML.
+    :param source: the file's name, for the message.
+    :raises JobSpecError: the text is not YAML, or not a mapping.
+    """
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise JobSpecError(f"job: {source} is not valid YAML: {error}") from None
+    if not isinstance(loaded, dict):
+        raise JobSpecError(f"job: {source} must hold a mapping (the Job), not a {type(loaded).__name__}.")
+    return loaded
+
+
 def parse_job(job: Any, api_version: str) -> Any:
     """
     Parse any accepted job form into a ``Job`` of ``api_version``.
@@ -172,7 +200,9 @@ def with_labels(job: Any, labels: Mapping[str, str]) -> Any:
     :param labels: labels to add.
     """
     for key, value in labels.items():
-        job.labels.setdefault(key, value)
+        # Not labels.setdefault: protobuf 4's maps insert "" on the lookup it makes, and keep it.
+        if key not in job.labels:
+            job.labels[key] = value
     return job
 
 

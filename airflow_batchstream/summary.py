@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timezone
 from typing import Any
+
+log = logging.getLogger(__name__)
+#: The phase durations of a summary (:func:`phase_seconds`).
+PHASES = ("queued_seconds", "startup_seconds", "run_seconds")
 
 #: States after which a job changes no more (CANCELLATION/DELETION_IN_PROGRESS only end in these).
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -168,12 +173,14 @@ def summarize_job(job: Any) -> dict[str, Any]:
     Return the job's summary: name, id, uid, state, times, task counts, links and phase durations.
 
     Nothing from the job's specification beyond whether it streams: no commands, no environment.
+    An extra (exit codes, links, streaming, phase times) that cannot be worked out is logged as a
+    warning and left ``None``: it never costs the summary, or the task, a SUCCEEDED job.
 
     :param job: a ``Job`` proto of either API version.
     """
     from airflow_batchstream.urls import console_job_url, logs_explorer_url
 
-    return {
+    summary: dict[str, Any] = {
         "job_name": job.name,
         "job_id": job.name.rsplit("/", 1)[-1],
         "uid": job.uid,
@@ -181,12 +188,27 @@ def summarize_job(job: Any) -> dict[str, Any]:
         "create_time": _iso(job.create_time),
         "end_time": end_time(job),
         "task_counts": task_counts(job),
-        "failed_exit_codes": failed_exit_codes(job),
-        "console_url": console_job_url(job.name),
-        "logs_url": logs_explorer_url(job.name, job.uid),
-        "image_streaming": image_streaming(job),
-        **phase_seconds(job),
     }
+    extras: list[tuple[tuple[str, ...], Any]] = [
+        (("failed_exit_codes",), lambda: {"failed_exit_codes": failed_exit_codes(job)}),
+        (("console_url",), lambda: {"console_url": console_job_url(job.name)}),
+        (("logs_url",), lambda: {"logs_url": logs_explorer_url(job.name, job.uid)}),
+        (("image_streaming",), lambda: {"image_streaming": image_streaming(job)}),
+        (PHASES, lambda: phase_seconds(job)),
+    ]
+    for keys, extra in extras:
+        try:
+            summary.update(extra())
+        except Exception as error:
+            log.warning(
+                "Summary of Batch job %s: %s left out (%s: %s).",
+                job.name,
+                ", ".join(keys),
+                type(error).__name__,
+                error,
+            )
+            summary.update(dict.fromkeys(keys))
+    return summary
 
 
 def summarize_task(task: Any) -> dict[str, Any]:

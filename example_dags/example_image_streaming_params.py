@@ -44,26 +44,10 @@ with DAG(
         task_id="run_chosen_image",
         project_id=PROJECT_ID,
         region=REGION,
-        job={
-            "taskGroups": [
-                {
-                    "taskCount": "{{ params.task_count }}",
-                    "taskSpec": {
-                        "runnables": [
-                            {
-                                "container": {
-                                    "imageUri": "{{ params.image }}",
-                                    "entrypoint": "{{ params.entrypoint }}",
-                                    "commands": "{{ params.commands }}",
-                                    "enableImageStreaming": True,
-                                }
-                            }
-                        ]
-                    },
-                }
-            ],
-            "logsPolicy": {"destination": "CLOUD_LOGGING"},
-        },
+        image_uri="{{ params.image }}",
+        entrypoint="{{ params.entrypoint }}",
+        commands="{{ params.commands }}",
+        task_count="{{ params.task_count }}",
     )
 
 

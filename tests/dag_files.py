@@ -31,8 +31,15 @@ def load_dag(dag_id: str) -> Any:
 
     :param dag_id: the DAG's id, which is also its file's name.
     """
+    from airflow import __version__ as airflow_version
     from airflow.sdk import DAG
 
+    if airflow_version.startswith("3.1."):
+        # Airflow 3.1's dag.test() needs the DAG already serialized, which `airflow dags test` does
+        # first (later releases' dag.test() syncs the DAGs folder itself).
+        from airflow.utils.cli import get_bagged_dag
+
+        return get_bagged_dag(None, dag_id)
     namespace = runpy.run_path(str(dags_folder() / f"{dag_id}.py"))
     (dag,) = [value for value in namespace.values() if isinstance(value, DAG) and value.dag_id == dag_id]
     return dag

@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"registry v2 and Service Usage over HTTP: {emulator.registry.url}", file=sys.stderr, flush=True
         )
+        print(f"Batch and Cloud Logging REST API: {emulator.rest.url}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:

@@ -43,7 +43,8 @@ from typing import Any
 import grpc
 from cachetools import TTLCache
 
-from airflow_batchstream.emulator.filters import FilterError, matcher, parse_filter
+from airflow_batchstream.emulator.defaults import apply_defaults, check_labels
+from airflow_batchstream.emulator.filters import JOB_FIELDS, TASK_FIELDS, FilterError, Subject, compile_filter
 from airflow_batchstream.emulator.images import ImageCatalog
 from airflow_batchstream.emulator.logs import (
     LogLine,
@@ -71,18 +72,25 @@ from airflow_batchstream.emulator.model import (
     TaskState,
     Timings,
     check_request_id,
+    custom_event_of,
     failed_job_extra,
     job_event,
     kill_all,
     kill_process,
     page_window,
+    runnable_event,
     seconds_of,
     task_event,
     to_ts,
 )
 from airflow_batchstream.emulator.operations import OperationStore
 from airflow_batchstream.emulator.render import job_state, render_job, render_tasks, task_states
-from airflow_batchstream.emulator.runtime import ContainerRuntime, SimulatedRuntime, simulated_lines
+from airflow_batchstream.emulator.runtime import (
+    ContainerRuntime,
+    SimulatedRuntime,
+    simulated_events,
+    simulated_lines,
+)
 from airflow_batchstream.emulator.scenarios import ScenarioBook
 from airflow_batchstream.emulator.tasklogs import JOB_LOG_BUDGET, TaskLogs
 from airflow_batchstream.validation.rules import MAX_PARALLEL_TASKS, MAX_TASKS_PER_GROUP
@@ -258,6 +266,7 @@ class Engine:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "job.task_groups: only one task group per job is supported",
             )
+        check_labels(spec)
         group = spec.task_groups[0]
         if len(group.task_spec.runnables) == 0:
             raise EmulatorError(
@@ -320,6 +329,7 @@ class Engine:
             group.task_count = 1
         if group.parallelism == 0:
             group.parallelism = min(group.task_count, MAX_PARALLEL_TASKS)
+        apply_defaults(spec, job_id, request.parent.split("/")[1], location)
         labels = dict(spec.labels)
         return JobRecord(
             name=name,
@@ -368,7 +378,7 @@ class Engine:
                 f"parent {parent!r} must look like projects/PROJECT/locations/REGION",
             )
         try:
-            terms = parse_filter(filter_text, allowed_states=JOB_STATES)
+            predicate = compile_filter(filter_text, JOB_FIELDS, JOB_STATES)
         except FilterError as exc:
             raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         if order_by.strip() not in (
@@ -382,7 +392,6 @@ class Engine:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"order_by {order_by!r} is not supported; use create_time or name, optionally with ' desc'",
             )
-        predicate = matcher(terms, state_names=JOB_STATES)
         any_location = match.group("location") == "-"
         prefix = f"projects/{match.group('project')}/locations/"
         now = self.clock()
@@ -392,7 +401,7 @@ class Engine:
                 for job in list(self._jobs.values())
                 if (job.parent == parent or (any_location and job.parent.startswith(prefix)))
                 and self._live(job.name, now) is not None
-                and predicate(job.name, job.labels, job_state(job, now))
+                and predicate(_subject(job, now))
             ]
             key = order_by.strip()
             if key.startswith("name"):
@@ -413,7 +422,7 @@ class Engine:
         """Return one page of serialized tasks of a task group.
 
         :param parent: ``projects/P/locations/L/jobs/J/taskGroups/group0``.
-        :param filter_text: empty or ``status.state="STATE"`` terms.
+        :param filter_text: a filter on ``name`` and ``status.state`` (see :mod:`.filters`).
         :param page_size: the maximum number of tasks to return (0: the default of 100).
         :param page_token: the token from the previous page, or empty.
         """
@@ -424,17 +433,16 @@ class Engine:
                 f"parent {parent!r} must look like projects/P/locations/L/jobs/J/taskGroups/{GROUP_ID}",
             )
         try:
-            terms = parse_filter(filter_text, allowed_states=TASK_STATES, allow_labels=False)
+            predicate = compile_filter(filter_text, TASK_FIELDS, TASK_STATES)
         except FilterError as exc:
             raise EmulatorError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
-        predicate = matcher(terms, state_names=TASK_STATES)
         now = self.clock()
         with self._lock:
             job = self._require(match.group("job"), now)
             if match.group("group") != GROUP_ID:
                 raise EmulatorError(grpc.StatusCode.NOT_FOUND, f"TaskGroup {parent} not found")
             tasks = render_tasks(job, now)
-            selected = [t for t in tasks if predicate("", {}, t.status.state)]
+            selected = [t for t in tasks if predicate(Subject(t.name, state=t.status.state))]
             start, end, next_token = page_window(
                 parent + "|" + filter_text, page_token, page_size, len(selected)
             )
@@ -758,6 +766,7 @@ class Engine:
                 lines.extend(simulated_lines(spec.runnables, start, finish, index, attempt, code))
                 events.append(task_event(job, assigned, index, TaskState.PENDING, TaskState.ASSIGNED))
                 events.append(task_event(job, start, index, TaskState.ASSIGNED, TaskState.RUNNING))
+                events.extend(simulated_events(spec.runnables, start, finish, index, per_container, code))
                 if code == 0:
                     events.append(task_event(job, finish, index, TaskState.RUNNING, TaskState.SUCCEEDED))
                     break
@@ -872,8 +881,21 @@ class Engine:
         :param job: the job the line belongs to.
         :param line: the line.
         """
+        description = custom_event_of(line.text)
         with self._lock:
             self.cloud_logs.emit(job, line)
+            if description is not None and not job.stopped:
+                self._add(job, runnable_event(line.time, line.task_index, description))
+
+    def record_event(self, job: JobRecord, event: Event) -> None:
+        """Store a task-level event of a really running task (a runnable started or ended, a barrier).
+
+        :param job: the job the event belongs to.
+        :param event: the event.
+        """
+        with self._lock:
+            if not job.stopped:
+                self._add(job, event)
 
     def register_process(self, job: JobRecord, proc: subprocess.Popen[bytes] | None, running: bool) -> bool:
         """Track a task's subprocess so cancel can kill it; returns False if the job was stopped.
@@ -964,3 +986,16 @@ class Engine:
             if rec.job_id == job and self._live(rec.name, now) is not None:
                 return rec
         return None
+
+
+def _subject(job: JobRecord, now: float) -> Subject:
+    """What a ListJobs filter sees of a job at ``now``."""
+    applied = bisect.bisect_right(job.times, now)
+    return Subject(
+        name=job.name,
+        uid=job.uid,
+        labels=job.labels,
+        state=job_state(job, now),
+        create_time=job.create_time,
+        update_time=job.times[applied - 1] if applied else job.create_time,
+    )

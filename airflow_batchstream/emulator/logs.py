@@ -191,7 +191,7 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
-_TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
+_TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:?\d\d)$")
 _ORDERED = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b}
 _ORDERED.update({"<": lambda a, b: a < b, "=": lambda a, b: a == b})
 
@@ -199,7 +199,8 @@ _ORDERED.update({"<": lambda a, b: a < b, "=": lambda a, b: a == b})
 def parse_timestamp(text: str) -> float:
     """Epoch seconds of an RFC 3339 timestamp (any number of fractional digits).
 
-    :param text: e.g. ``2026-11-27T21:00:00.123456789Z`` or ``...+02:00``.
+    :param text: e.g. ``2026-11-27T21:00:00.123456789Z``, ``...+02:00`` or ``...+0000`` (the
+        offset form google-cloud-logging's ``list_entries`` writes into its default time term).
     """
     match = _TIMESTAMP.match(text)
     if match is None:
@@ -210,7 +211,7 @@ def parse_timestamp(text: str) -> float:
     zone = match.group(8)
     if zone not in ("Z", "z"):
         sign = 1 if zone[0] == "+" else -1
-        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[-2:]) * 60)
     return seconds + fraction
 
 

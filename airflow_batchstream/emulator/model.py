@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import re
 import signal
@@ -57,6 +58,15 @@ PREEMPTION_EXIT_CODE = 50001
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 GROUP_ID = "group0"
+#: The label Batch adds to every job ("Organize resources using labels"); a job may not set it.
+JOB_ID_LABEL = "batch-job-id"
+#: ``ComputeResource.cpu_milli`` when a task spec leaves it out (the field's documented default).
+DEFAULT_CPU_MILLI = 2000
+#: The machine type reported in ``status.task_groups[...].instances`` when the job names none (our choice:
+#: Batch picks one; its choice is not documented).
+DEFAULT_MACHINE_TYPE = "e2-standard-4"
+#: The key of a structured output line that adds a custom status event ("Configure custom status events").
+CUSTOM_EVENT_KEY = "batch/custom/event"
 
 # Labels a job may carry to ask the emulator for a scenario (useful from outside the process).
 LABEL_EXIT_CODE = "emulator-exit-code"
@@ -214,6 +224,57 @@ def task_event(
         exit_code=exit_code,
         job_level=new == TaskState.FAILED,
     )
+
+
+def runnable_event(t: float, index: int, description: str) -> Event:
+    """A task-level custom status event (a runnable's display name, a barrier, a structured log line).
+
+    :param t: when it happened.
+    :param index: the task it belongs to.
+    :param description: the event's text.
+    """
+    return Event(t, description, task_index=index, job_level=False, type="CUSTOM_EVENT")
+
+
+def runnable_started(name: str) -> str:
+    """The custom status event text when a task starts a runnable with a display name.
+
+    :param name: the runnable's ``display_name``.
+    """
+    return f"Runnable {name} started."
+
+
+def runnable_finished(name: str, exit_code: int) -> str:
+    """The custom status event text when a task finishes a runnable with a display name.
+
+    :param name: the runnable's ``display_name``.
+    :param exit_code: the runnable's exit code.
+    """
+    return f"Runnable {name} finished with exit code {exit_code}."
+
+
+def barrier_reached(name: str) -> str:
+    """The custom status event text when a task reaches a barrier runnable with a display name.
+
+    :param name: the barrier's ``display_name``.
+    """
+    return f"Barrier {name} reached."
+
+
+def custom_event_of(text: str) -> str | None:
+    """The description of a ``{"batch/custom/event": "..."}`` output line, or ``None`` for other lines.
+
+    :param text: one output line of a task.
+    """
+    stripped = text.strip()
+    if not (stripped.startswith("{") and CUSTOM_EVENT_KEY in stripped):
+        return None
+    try:
+        document = json.loads(stripped)
+    except ValueError:
+        return None
+    value = document.get(CUSTOM_EVENT_KEY) if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def failed_job_extra(index: int, code: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
+from airflow_batchstream.emulator.defaults import fill_instances
 from airflow_batchstream.emulator.model import (
     GROUP_ID,
     JobPb,
@@ -48,8 +49,11 @@ def render_job(job: JobRecord, now: float) -> bytes:
     run_start: float | None = None
     run_end: float | None = None
     update = job.create_time
+    scheduled = False
     for event in job.events[:applied]:
         update = event.time
+        if event.job_state == JobState.SCHEDULED:
+            scheduled = True
         if event.job_state is not None:
             if event.job_state == JobState.RUNNING:
                 run_start = event.time
@@ -64,6 +68,8 @@ def render_job(job: JobRecord, now: float) -> bytes:
     for task_state in task_states:
         task_name = TaskState(task_state).name
         counts[task_name] = counts[task_name] + 1 if task_name in counts else 1
+    if scheduled:
+        fill_instances(status, job.spec, job.task_count)
     if run_start is not None:
         status.run_duration.FromNanoseconds(
             int(((run_end if run_end is not None else now) - run_start) * 1e9)
@@ -81,8 +87,9 @@ def render_tasks(job: JobRecord, now: float) -> list[Any]:
     for task in tasks:
         task.status.state = TaskState.PENDING
     for event in job.events[: bisect.bisect_right(job.times, now)]:
-        if event.task_index is not None and event.task_state is not None:
+        if event.task_index is not None:
             task = tasks[event.task_index]
-            task.status.state = event.task_state
+            if event.task_state is not None:
+                task.status.state = event.task_state
             fill_status_event(task.status.status_events.add(), event)
     return tasks

@@ -20,7 +20,15 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_batchstream.emulator.logs import LogLine
-from airflow_batchstream.emulator.model import TIMEOUT_EXIT_CODE, kill_process, seconds_of
+from airflow_batchstream.emulator.model import (
+    TIMEOUT_EXIT_CODE,
+    barrier_reached,
+    kill_process,
+    runnable_event,
+    runnable_finished,
+    runnable_started,
+    seconds_of,
+)
 from airflow_batchstream.emulator.runtime import simulated_lines
 from airflow_batchstream.emulator.tasklogs import MAX_LINE_BYTES
 
@@ -92,7 +100,12 @@ def run_task(engine: Engine, job: JobRecord, index: int, attempt: int) -> int:
             if code != 0 and not runnable.always_run:
                 continue
             kind = runnable.WhichOneof("executable")
+            name = runnable.display_name
             result = 0
+            if name and kind == "barrier":
+                engine.record_event(job, runnable_event(time.time(), index, barrier_reached(name)))
+            elif name:
+                engine.record_event(job, runnable_event(time.time(), index, runnable_started(name)))
             if kind == "script":
                 env = dict(base_env)
                 env.update(runnable.environment.variables)
@@ -124,6 +137,8 @@ def run_task(engine: Engine, job: JobRecord, index: int, attempt: int) -> int:
                 env = dict(base_env)
                 env.update(runnable.environment.variables)
                 result = _run_container(engine, job, index, attempt, runnable, env, deadline)
+            if name and kind in ("script", "container"):
+                engine.record_event(job, runnable_event(time.time(), index, runnable_finished(name, result)))
             if result != 0 and not runnable.ignore_exit_status and code == 0:
                 code = result
             if result == TIMEOUT_EXIT_CODE:

@@ -23,6 +23,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow_batchstream.emulator.logs import LogLine
+from airflow_batchstream.emulator.model import (
+    Event,
+    barrier_reached,
+    runnable_event,
+    runnable_finished,
+    runnable_started,
+)
 
 
 def command_line(container: Any) -> str:
@@ -56,6 +63,41 @@ def simulated_lines(
         stream = "stdout" if code == 0 else "stderr"
         lines.append(LogLine(finish, index, attempt, stream, f"[simulated] exit code {code}"))
     return lines
+
+
+def simulated_events(
+    runnables: Iterable[Any], start: float, finish: float, index: int, per_container: float, code: int
+) -> list[Event]:
+    """The custom status events of one simulated task attempt (runnables with a ``display_name``).
+
+    Containers run one after the other for ``per_container`` seconds each; the last one (or one
+    cut short at ``finish``) ends with ``code``, earlier ones with 0. Barriers are reached at once.
+
+    :param runnables: the task's runnables (protobuf messages).
+    :param start: when the attempt starts.
+    :param finish: when it ends.
+    :param index: the task index.
+    :param per_container: seconds each simulated container runs.
+    :param code: the attempt's exit code.
+    """
+    runnables = list(runnables)
+    containers = [i for i, r in enumerate(runnables) if r.WhichOneof("executable") == "container"]
+    events: list[Event] = []
+    t = start
+    for position, runnable in enumerate(runnables):
+        kind, name = runnable.WhichOneof("executable"), runnable.display_name
+        if kind == "barrier" and name:
+            events.append(runnable_event(t, index, barrier_reached(name)))
+        elif kind == "container":
+            end = min(t + per_container, finish)
+            exit_code = code if position == containers[-1] or end >= finish else 0
+            if name:
+                events.append(runnable_event(t, index, runnable_started(name)))
+                events.append(runnable_event(end, index, runnable_finished(name, exit_code)))
+            t = end
+            if exit_code != 0:
+                break
+    return events
 
 
 class ContainerRuntime:

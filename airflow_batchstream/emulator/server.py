@@ -17,6 +17,7 @@ from google.cloud.logging_v2.types import ListLogEntriesRequest
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
+from airflow_batchstream.emulator import clients
 from airflow_batchstream.emulator.access import TokenInterceptor, check_bind, reply_host
 from airflow_batchstream.emulator.control import control_handler
 from airflow_batchstream.emulator.engine import Engine
@@ -31,8 +32,8 @@ from airflow_batchstream.emulator.logs import LogLine, render_entry
 from airflow_batchstream.emulator.model import PREEMPTION_EXIT_CODE, EmulatorError, Scenario, Timings
 from airflow_batchstream.emulator.pubsub import Notifier, PubSubStore, pubsub_handlers
 from airflow_batchstream.emulator.registry import RegistryServer
+from airflow_batchstream.emulator.rest import RestServer
 from airflow_batchstream.emulator.runtime import select_runtime
-from airflow_batchstream.emulator_client import emulator_channel
 
 API_VERSIONS = ("v1alpha", "v1")
 _OPERATIONS_SERVICE = "google.longrunning.Operations"
@@ -127,6 +128,8 @@ class BatchEmulator:
         self.access_token = access_token
         #: Registry v2 + Service Usage over HTTP on the same interface, for the preflight (see its module).
         self.registry = RegistryServer(host, access_token=access_token)
+        #: The Batch and Cloud Logging REST API over HTTP/JSON on the same interface (see :mod:`.rest`).
+        self.rest = RestServer(self, host, access_token=access_token)
         image_sizes = image_sizes or self.registry.store.image_size
         self.engine = Engine(
             Timings(
@@ -179,6 +182,7 @@ class BatchEmulator:
         server.start()
         self._server = server
         self.registry.start()
+        self.rest.start()
         return self
 
     def stop(self, grace: float | None = 0.5) -> None:
@@ -191,6 +195,7 @@ class BatchEmulator:
             self._server = None
         self.registry.stop()
         self.notifier.close()
+        self.rest.stop()
         self.engine.close()
 
     def __enter__(self) -> BatchEmulator:
@@ -394,50 +399,34 @@ class BatchEmulator:
 
     # ------------------------------------------------------------- clients
 
-    def client(self, api_version: str = "v1alpha") -> Any:
+    def client(self, api_version: str = "v1alpha", transport: str = "grpc") -> Any:
         """A synchronous ``BatchServiceClient`` connected to this emulator.
 
         :param api_version: ``"v1alpha"`` or ``"v1"``.
+        :param transport: ``"grpc"`` or ``"rest"``.
         """
-        module, transports = _client_modules(api_version)
-        channel = emulator_channel(self.address, self.access_token)
-        return module.BatchServiceClient(transport=transports.BatchServiceGrpcTransport(channel=channel))
+        return clients.batch_client(api_version, transport, address=self.address, token=self.access_token)
 
     def async_client(self, api_version: str = "v1alpha") -> Any:
         """An asyncio ``BatchServiceAsyncClient``; create it inside the running event loop.
 
         :param api_version: ``"v1alpha"`` or ``"v1"``.
         """
-        module, transports = _client_modules(api_version)
-        channel = emulator_channel(self.address, self.access_token, asynchronous=True)
-        return module.BatchServiceAsyncClient(
-            transport=transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
-        )
+        return clients.async_batch_client(api_version, address=self.address, token=self.access_token)
 
     def logging_client(self) -> Any:
         """A synchronous ``LoggingServiceV2Client`` (GAPIC) reading this emulator's task logs."""
-        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
-        from google.cloud.logging_v2.services.logging_service_v2.transports import (
-            LoggingServiceV2GrpcTransport,
-        )
-
-        channel = emulator_channel(self.address, self.access_token)
-        return LoggingServiceV2Client(transport=LoggingServiceV2GrpcTransport(channel=channel))
+        return clients.logging_api_client(address=self.address, token=self.access_token)
 
     def async_logging_client(self) -> Any:
         """An asyncio ``LoggingServiceV2AsyncClient``; create it inside the running event loop."""
-        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2AsyncClient
-        from google.cloud.logging_v2.services.logging_service_v2.transports import (
-            LoggingServiceV2GrpcAsyncIOTransport,
-        )
-
-        channel = emulator_channel(self.address, self.access_token, asynchronous=True)
-        return LoggingServiceV2AsyncClient(transport=LoggingServiceV2GrpcAsyncIOTransport(channel=channel))
+        return clients.async_logging_api_client(address=self.address, token=self.access_token)
 
     # -------------------------------------------------------------- serving
 
-    def _handlers(self) -> tuple[grpc.GenericRpcHandler, ...]:
-        batch: dict[str, tuple[Callable[[bytes], Any], _Handler]] = {
+    def batch_methods(self) -> dict[str, tuple[Callable[[bytes], Any], _Handler]]:
+        """The Batch methods: name → (request deserializer, ``handler(request, version) -> bytes``)."""
+        return {
             "CreateJob": (
                 _pb(batch_v1alpha.CreateJobRequest),
                 lambda r, v: self.engine.create_job(r),
@@ -461,7 +450,10 @@ class BatchEmulator:
                 lambda r, v: self.engine.get_task(r.name),
             ),
         }
-        operations: dict[str, tuple[Callable[[bytes], Any], _Handler]] = {
+
+    def operation_methods(self) -> dict[str, tuple[Callable[[bytes], Any], _Handler]]:
+        """The ``google.longrunning.Operations`` methods, shaped like :meth:`batch_methods`."""
+        return {
             "GetOperation": (
                 operations_pb2.GetOperationRequest.FromString,
                 lambda r, v: self.engine.operations.get(r.name),
@@ -483,6 +475,49 @@ class BatchEmulator:
                 self._wait_operation,
             ),
         }
+
+    def list_log_entries(self, request: Any, version: str) -> bytes:
+        """Answer a ``ListLogEntriesRequest`` with a serialized ``ListLogEntriesResponse``.
+
+        :param request: the request message.
+        :param version: unused (Cloud Logging has one version here).
+        """
+        entries, token = self.engine.cloud_logs.list(
+            list(request.resource_names),
+            request.filter,
+            request.order_by,
+            request.page_size,
+            request.page_token,
+            self.engine.clock(),
+        )
+        return _list_response(1, [render_entry(e) for e in entries], token)
+
+    def dispatch(self, key: str, version: str, fn: _Handler, request: Any) -> bytes:
+        """Count one call, apply latency and faults, and run it (the gRPC and REST faces share this).
+
+        :param key: the counter key, e.g. ``"v1.GetJob"`` or ``"longrunning.GetOperation"``.
+        :param version: ``"v1alpha"``, ``"v1"`` or empty.
+        :param fn: the handler.
+        :param request: the request message.
+        :raises EmulatorError: a refusal or an injected fault.
+        """
+        method = key.rsplit(".", 1)[-1]
+        with self._counts_lock:
+            self._counts[key] += 1
+        delay = self.faults.latency_seconds
+        if delay:
+            time.sleep(delay)
+        fault = self.faults.decide(method)
+        if fault is not None and not fault.after_commit:
+            raise EmulatorError(fault.code, fault.message)
+        response = fn(request, version)
+        if fault is not None:
+            raise EmulatorError(fault.code, fault.message)
+        return response
+
+    def _handlers(self) -> tuple[grpc.GenericRpcHandler, ...]:
+        batch = self.batch_methods()
+        operations = self.operation_methods()
         handlers: list[grpc.GenericRpcHandler] = []
         for version in API_VERSIONS:
             methods = {
@@ -514,7 +549,7 @@ class BatchEmulator:
                 _LOGGING_SERVICE,
                 {
                     "ListLogEntries": grpc.unary_unary_rpc_method_handler(
-                        self._wrap("logging.ListLogEntries", "", self._list_log_entries),
+                        self._wrap("logging.ListLogEntries", "", self.list_log_entries),
                         request_deserializer=_pb(ListLogEntriesRequest),
                         response_serializer=_identity,
                     )
@@ -525,28 +560,17 @@ class BatchEmulator:
             pubsub_handlers(self.pubsub, lambda key, fn: self._wrap(key, "", lambda r, v: fn(r)), self._count)
         )
         handlers.append(control_handler(self))
-        handlers.append(_discovery_handler(self.host, lambda: self.registry.port))
+        ports = {"http": lambda: self.registry.port, "rest": lambda: self.rest.port}
+        handlers.append(_discovery_handler(self.host, ports))
         return tuple(handlers)
 
     def _wrap(self, key: str, version: str, fn: _Handler) -> Callable[[Any, grpc.ServicerContext], bytes]:
-        method = key.rsplit(".", 1)[-1]
-
         def handle(request: Any, context: grpc.ServicerContext) -> bytes:
-            self._count(key)
-            delay = self.faults.latency_seconds
-            if delay:
-                time.sleep(delay)
-            fault = self.faults.decide(method)
-            if fault is not None and not fault.after_commit:
-                context.abort(fault.code, fault.message)
             try:
-                response = fn(request, version)
+                return self.dispatch(key, version, fn, request)
             except EmulatorError as exc:
                 context.abort(exc.code, exc.message)
                 raise  # unreachable: abort raises
-            if fault is not None:
-                context.abort(fault.code, fault.message)
-            return response
 
         return handle
 
@@ -563,17 +587,6 @@ class BatchEmulator:
             request.order_by,
         )
         return _list_response(1, jobs, token)
-
-    def _list_log_entries(self, request: Any, version: str) -> bytes:
-        entries, token = self.engine.cloud_logs.list(
-            list(request.resource_names),
-            request.filter,
-            request.order_by,
-            request.page_size,
-            request.page_token,
-            self.engine.clock(),
-        )
-        return _list_response(1, [render_entry(e) for e in entries], token)
 
     def _list_tasks(self, request: Any, version: str) -> bytes:
         tasks, token = self.engine.list_tasks(
@@ -603,8 +616,9 @@ class BatchEmulator:
             time.sleep(min(remaining, max(0.0, deadline - time.monotonic()), 0.5))
 
 
-def _discovery_handler(bound: str, port: Callable[[], int]) -> grpc.GenericRpcHandler:
-    """Answer ``/airflow_batchstream.emulator.Discovery/HttpEndpoint`` with the HTTP server's URL.
+def _discovery_handler(bound: str, ports: dict[str, Callable[[], int]]) -> grpc.GenericRpcHandler:
+    """Answer ``/airflow_batchstream.emulator.Discovery/HttpEndpoint`` with the HTTP servers' URLs:
+    ``http`` (registry and Service Usage) and ``rest`` (the Batch and Cloud Logging REST API).
 
     The request may be ``{"host": "HOST"}``, the host the client dialled: the reply names that
     host (the address that reached this emulator), else the bound interface.
@@ -616,21 +630,10 @@ def _discovery_handler(bound: str, port: Callable[[], int]) -> grpc.GenericRpcHa
             asked = json.loads(request or b"{}").get("host")
         except (ValueError, AttributeError):
             asked = None
-        return json.dumps({"http": f"http://{reply_host(asked, bound)}:{port()}"}).encode()
+        host = reply_host(asked, bound)
+        return json.dumps({name: f"http://{host}:{port()}" for name, port in ports.items()}).encode()
 
     service, method = DISCOVERY_METHOD.strip("/").split("/")
     return grpc.method_handlers_generic_handler(
         service, {method: grpc.unary_unary_rpc_method_handler(answer)}
     )
-
-
-def _client_modules(api_version: str) -> tuple[Any, Any]:
-    if api_version == "v1alpha":
-        from google.cloud import batch_v1alpha as module
-        from google.cloud.batch_v1alpha.services.batch_service import transports
-    elif api_version == "v1":
-        from google.cloud import batch_v1 as module  # type: ignore[no-redef]
-        from google.cloud.batch_v1.services.batch_service import transports  # type: ignore[no-redef]
-    else:
-        raise ValueError(f"api_version must be 'v1alpha' or 'v1', not {api_version!r}")
-    return module, transports

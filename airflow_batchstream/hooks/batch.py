@@ -158,12 +158,9 @@ class BatchStreamHook(GoogleBaseHook):
     :param gcp_conn_id: Airflow connection with the Google credentials (key file, ADC, ...).
     :param impersonation_chain: service account to impersonate, or a chain of them, ending in the
         account whose access token is used.
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (generally available).
+    :param api_version: ``"v1"`` (default, generally available) or ``"v1alpha"``.
     :param retry_deadline: seconds one call may spend retrying transient errors.
     """
-
-    conn_type = "google_cloud_batchstream"
-    hook_name = "Google Cloud Batch (image streaming)"
 
     def __init__(
         self,
@@ -215,7 +212,17 @@ class BatchStreamHook(GoogleBaseHook):
     def _client(self) -> Any:
         if emulator_host():
             return build_batch_client(self.api_version)
-        return build_batch_client(self.api_version, self.get_credentials(), self.get_client_options())
+        return build_batch_client(self.api_version, self.get_credentials(), self.client_options())
+
+    def client_options(self) -> Any:
+        """
+        Return the connection's ``ClientOptions`` (universe domain), or ``None``: Google's default universe.
+
+        ``GoogleBaseHook.get_client_options`` arrived in apache-airflow-providers-google 22.0.0; with an
+        older provider there are no options to give, as for that provider's own hooks.
+        """
+        get_client_options = getattr(self, "get_client_options", None)
+        return get_client_options() if get_client_options else None
 
     def _call(self, method: Callable[..., T], deadline: float | None = None, **kwargs: Any) -> T:
         retrying = transient_retrying(retry_bound(self.retry_deadline, deadline))
@@ -476,7 +483,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
 
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them.
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     :param retry_deadline: seconds one call may spend retrying transient errors.
     """
 
@@ -527,7 +534,7 @@ class BatchStreamAsyncHook(GoogleBaseAsyncHook):
             return build_batch_client(self.api_version, asynchronous=True)
         sync_hook = await self.get_sync_hook()
         credentials = await sync_to_async(sync_hook.get_credentials)()
-        options = await sync_to_async(sync_hook.get_client_options)()
+        options = await sync_to_async(sync_hook.client_options)()
         return build_batch_client(self.api_version, credentials, options, asynchronous=True)
 
     async def _call(self, method_name: str, deadline: float | None = None, **kwargs: Any) -> Any:

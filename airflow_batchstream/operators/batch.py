@@ -5,15 +5,20 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import MAX_LABELS, ArgumentCheck
+from airflow_batchstream.compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowTaskTimeout,
+    TaskDeferred,
+)
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
@@ -47,16 +52,16 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
 
     :param region: Batch region to run in, such as ``us-central1`` (templated).
     :param project_id: Google Cloud project; defaults to the connection's project (templated).
-    :param job: the whole job: a dict in REST JSON (camelCase, as ``gcloud batch jobs submit
-        --config`` takes it) or snake_case form, a JSON string, or a ``Job`` proto (templated,
-        down to nested values).
+    :param job: the whole job: a ``.json``, ``.yaml`` or ``.yml`` file on the DAG's template search
+        path, a dict in REST JSON (camelCase, as ``gcloud batch jobs submit --config`` takes it) or
+        snake_case form, a JSON string, or a ``Job`` proto (templated, down to nested values).
     :param image_uri: Artifact Registry image to stream; builds the job from the arguments below
         (templated).
     :param commands: container commands, i.e. the entrypoint's arguments (templated).
     :param entrypoint: overrides the image's entrypoint (templated).
     :param volumes: ``"host_path:container_path[:mode]"`` mounts (templated).
-    :param task_count: how many tasks run the container.
-    :param parallelism: how many tasks may run at once; Batch decides when not given.
+    :param task_count: how many tasks run the container (templated).
+    :param parallelism: how many tasks may run at once; Batch decides when not given (templated).
     :param environment: environment variables of every task (templated).
     :param machine_type: Compute Engine machine type, such as ``e2-standard-4`` (templated).
     :param labels: labels added to the job, besides the ones naming the Airflow task (templated).
@@ -65,7 +70,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         it that another run, task or map index made fails the task (templated).
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"`` (the generally available API).
+    :param api_version: ``"v1"`` (default: the generally available API) or ``"v1alpha"``.
     :param poll_interval: the longest wait, in seconds, between two looks at the job; the first
         looks come sooner (0.5 s, doubling up to this).
     :param validation: image-streaming validation before any API call: ``"strict"`` (default: any
@@ -79,7 +84,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         ``[operators] default_deferrable`` setting when the operator is built.
     :param wait_for_completion: wait for the job to end; ``False`` returns the summary right after
         submission.
-    :param timeout: seconds the job may take from its creation; written into the job as every task
+    :param timeout: seconds the job may take from its creation (templated); written into the job as every task
         group's ``max_run_duration`` (unless the job sets one) and enforced here: when it passes, the
         job is cancelled and the try fails.
     :param cancel_on_kill: cancel the job when the task is killed (``on_kill``, or the trigger's).
@@ -114,7 +119,13 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         "labels",
         "job_id",
         "impersonation_chain",
+        "task_count",
+        "parallelism",
+        "timeout",
     )
+    #: ``job="jobs/etl.json"`` (or ``.yaml``/``.yml``) is read from the DAG's template search path.
+    template_ext: Sequence[str] = (".json", ".yaml", ".yml")
+    template_fields_renderers = {"job": "json"}
     ui_color = "#d4e4fc"
     operator_extra_links = (BatchStreamJobLink(), BatchStreamJobLogsLink())
 
@@ -190,6 +201,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.create_notification_subscription = create_notification_subscription
         self.safety_poll_interval = safety_poll_interval
         self._subscription: str | None = None
+        #: The file ``job`` names (read from the template search path), if it names one.
+        self._job_file = job if isinstance(job, str) and job.endswith(tuple(self.template_ext)) else None
         self._job_name: str | None = None
         self._watcher: JobWatcher | None = None
         self._check_settings()
@@ -282,11 +295,60 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         check.raise_if_any(self.task_id)
         return str(project_id)
 
+    # ----------------------------------------------------------------- templating
+
+    def resolve_template_files(self) -> None:
+        """Read ``job`` from the DAG's template search path when it names a file; no other field does."""
+        if self._job_file is not None and self.job == self._job_file:
+            env = self.get_template_env()
+            self.job = env.loader.get_source(env, self._job_file)[0]  # type: ignore[union-attr]
+        self.prepare_template()
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """
+        Render the templated fields; a ``Job`` proto given as ``job`` is rendered as a dict.
+
+        The dict is parsed back into a ``Job`` once, by :meth:`execute`.
+
+        :param context: the task's context.
+        :param jinja_env: the Jinja environment to use.
+        """
+        from airflow_batchstream.spec import is_job_proto, job_to_dict
+
+        if is_job_proto(self.job):
+            self.job = job_to_dict(self.job)
+        super().render_template_fields(context, jinja_env)
+
+    def render_template(
+        self, content: Any, context: Context, jinja_env: Any = None, seen_oids: set[int] | None = None
+    ) -> Any:
+        """
+        Render a value; only ``job`` is read from a file, a value ending in ``.json`` or ``.yaml`` is text.
+
+        :param content: the value.
+        :param context: the task's context.
+        :param jinja_env: the Jinja environment to use.
+        :param seen_oids: values already rendered.
+        """
+        if (
+            isinstance(content, str)
+            and content != self._job_file
+            and content.endswith(tuple(self.template_ext))
+        ):
+            return (jinja_env or self.get_template_env()).from_string(content).render(context)
+        return super().render_template(content, context, jinja_env, seen_oids)
+
     def _job_source(self) -> Any:
-        """Return ``job`` as given, or the dict the convenience arguments build."""
-        from airflow_batchstream.spec import convenience_job
+        """Return ``job`` as given (a YAML file's text as a dict), or the convenience arguments' dict."""
+        from airflow_batchstream.spec import JobSpecError, convenience_job, load_yaml_job
 
         if self.job is not None:
+            if isinstance(self.job, str) and (self._job_file or "").endswith((".yaml", ".yml")):
+                try:
+                    return load_yaml_job(self.job, self._job_file or "")
+                except JobSpecError as error:
+                    problem = Violation("", "parse-error", str(error).removeprefix("job: "))
+                    raise ImageStreamingValidationError([problem]) from None
             return self.job
         return convenience_job(
             image_uri=self.image_uri or "",
@@ -328,7 +390,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         with self._try_ends(records):
             job = self._submit_or_reattach(context, records, job, job_id, project_id)
             self._job_name = job.name
-            self._persist_links(context, job)
+            self._quietly("storing the job's links", self._persist_links, context, job)
             if not self.wait_for_completion:
                 return summarize_job(job)
             deadline = self._deadline(job)
@@ -544,17 +606,22 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         from airflow_batchstream.polling import poll_delays
         from airflow_batchstream.watch import JobWatcher
 
-        self._watcher = JobWatcher.for_job(self.log, self.hook, job, self.fetch_logs, self.max_log_lines)
+        try:
+            self._watcher = JobWatcher.for_job(self.log, self.hook, job, self.fetch_logs, self.max_log_lines)
+        except Exception as error:
+            self._output_failed(job.name, error)
+            self._watcher = JobWatcher(self.log, None)
         for delay in poll_delays(self.poll_interval):
             event = ended_event(job)
             if event is not None:
                 return event
-            self._watcher.observe(job)
+            self._observe(job)
             if deadline is not None and time.time() >= deadline:
                 return self._expire(job)
             time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.time())))
             try:
-                job = self.hook.get_job(job.name, None if deadline is None else deadline - time.time())
+                remaining = None if deadline is None else max(0.0, deadline - time.time())
+                job = self.hook.get_job(job.name, remaining)
             except NotFound:
                 return vanished_event(job.name)
             except GoogleAPICallError as error:
@@ -562,6 +629,23 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                     return self._expire(job)
                 return error_event(job.name, error)
         raise AssertionError("poll_delays never ends")
+
+    def _observe(self, job: Any) -> None:
+        """Show the job's progress and new output; a failing log reader is dropped after one warning."""
+        assert self._watcher is not None
+        try:
+            self._watcher.observe(job)
+        except Exception as error:
+            self._output_failed(job.name, error)
+            self._watcher.fetcher = None
+
+    def _output_failed(self, job_name: str, error: Exception) -> None:
+        self.log.warning(
+            "Showing the output of Batch job %s failed (%s: %s); the wait goes on without it.",
+            job_name,
+            type(error).__name__,
+            error,
+        )
 
     def _expire(self, job: Any) -> dict[str, Any]:
         from google.api_core.exceptions import GoogleAPICallError
@@ -575,6 +659,13 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             return timeout_event(job.name, job, cancelled=False, cancel_error=str(error))
         return timeout_event(job.name, job, cancelled=True)
 
+    def _execution_deadline(self, context: Context) -> float | None:
+        """Return when ``execution_timeout`` ends this try (its start plus the timeout), or ``None``."""
+        start = getattr(context.get("ti"), "start_date", None)
+        if self.execution_timeout is None or start is None:
+            return None
+        return start.timestamp() + self.execution_timeout.total_seconds()
+
     def _defer(self, context: Context, job: Any, deadline: float | None) -> dict[str, Any] | None:
         """Finish now if the job already ended, else hand the wait to the trigger."""
         from airflow_batchstream.outcome import ended_event
@@ -584,6 +675,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         if event is not None:
             return self.execute_complete(context, event)
         self.log.info("Deferring: the triggerer waits for Batch job %s.", job.name)
+        # Airflow does not enforce execution_timeout while a task is deferred: the trigger does.
+        ends = [end for end in (deadline, self._execution_deadline(context)) if end is not None]
         self.defer(
             trigger=BatchStreamJobTrigger(
                 job_name=job.name,
@@ -591,7 +684,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 impersonation_chain=self.impersonation_chain,
                 api_version=self.api_version,
                 poll_interval=self.poll_interval,
-                deadline=deadline,
+                deadline=min(ends, default=None),
                 cancel_on_deadline=True,
                 cancel_on_kill=self.cancel_on_kill,
                 notification_subscription=self._subscription,
@@ -616,9 +709,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
 
         self._job_name = event["job_name"]
         with self._try_ends(TryRecords(context)):
-            return self._result(event)
+            return self._result(context, event)
 
-    def _result(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _result(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         from airflow_batchstream.outcome import ENDED, TIMEOUT
 
         self._report_end(event.get("summary"))  # its last progress line says "is SUCCEEDED" on success
@@ -626,23 +719,50 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
             return event["summary"]
         message = event["message"]
         if event["status"] == TIMEOUT:
+            execution_deadline = self._execution_deadline(context)
+            if execution_deadline is not None and time.time() >= execution_deadline:
+                # What Airflow's own timeout raises: failed, or retried if the task has retries.
+                raise AirflowTaskTimeout(f"execution_timeout={self.execution_timeout} passed. {message}")
             raise AirflowException(f"timeout={self.timeout}s passed. {message}")
         if event["state"] in ("CANCELLED", "CANCELLATION_IN_PROGRESS") and not self.retry_on_cancel:
             raise AirflowFailException(f"{message} A cancelled job is not retried (retry_on_cancel=False).")
         raise AirflowException(message)
 
     def _report_end(self, summary: dict[str, Any] | None) -> None:
-        """Log the job's last progress, its remaining output and its times; send its metrics."""
+        """Log the job's last progress, its remaining output and its times; send its metrics.
+
+        Neither can fail the task: each failure is one warning.
+        """
         from airflow_batchstream.metrics import emit_job_metrics
         from airflow_batchstream.watch import report_resumed
 
         if not summary or "uid" not in summary:
             return  # the job vanished or could not be read: nothing more to show
         if self._watcher is not None:
-            self._watcher.finish(summary)
+            self._quietly("showing the job's last output and times", self._watcher.finish, summary)
         else:
-            report_resumed(self.log, self.hook, summary, self.fetch_logs, self.max_log_lines)
-        emit_job_metrics(summary)
+            self._quietly(
+                "showing the job's output and times",
+                report_resumed,
+                self.log,
+                self.hook,
+                summary,
+                self.fetch_logs,
+                self.max_log_lines,
+            )
+        self._quietly("sending the job's metrics", emit_job_metrics, summary)
+
+    def _quietly(self, what: str, action: Callable[..., Any], *args: Any) -> None:
+        """Run a side effect of the wait (links, output, metrics); a failure only warns."""
+        try:
+            action(*args)
+        except Exception as error:
+            self.log.warning(
+                "%s failed (%s: %s); the task's outcome is not affected.",
+                what.capitalize(),
+                type(error).__name__,
+                error,
+            )
 
     def on_kill(self) -> None:
         """Cancel the job when the task is killed, unless ``cancel_on_kill`` is off."""

@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import ArgumentCheck
+from airflow_batchstream.compat import AirflowException, AirflowFailException
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.job_names import check_rendered_reference, job_reference_problems, resolve_job_name
@@ -134,7 +134,7 @@ class BatchStreamCancelJobOperator(_JobActionOperator):
     :param job_id: the job's id in ``region`` (templated).
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     :param wait_for_completion: wait until the job is CANCELLED; ``False`` returns right after the
         request (state CANCELLATION_IN_PROGRESS, typically).
     :param deferrable: wait in the triggerer instead of a worker slot; ``None`` (default) reads the
@@ -210,7 +210,7 @@ class BatchStreamDeleteJobOperator(_JobActionOperator):
     :param must_exist: fail the task (without retry) when the job does not exist.
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     :param wait_for_completion: wait until the job is gone; ``False`` returns right after the request.
     :param deferrable: wait in the triggerer instead of a worker slot; ``None`` (default) reads the
         ``[operators] default_deferrable`` setting when the operator is built.

@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
 from airflow_batchstream.arguments import ArgumentCheck, shown
+from airflow_batchstream.compat import AirflowFailException
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.job_names import (
     check_rendered_reference,
@@ -75,7 +75,7 @@ class BatchStreamListJobsOperator(BatchStreamHookMixin, BaseOperator):
     :param limit: return at most this many jobs; ``None`` for all.
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     """
 
     template_fields: Sequence[str] = (
@@ -177,7 +177,7 @@ class BatchStreamListTasksOperator(BatchStreamHookMixin, BaseOperator):
     :param states: task states to list, such as ``["FAILED"]``; all when not given.
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     """
 
     template_fields: Sequence[str] = ("job_name", "project_id", "region", "job_id", "impersonation_chain")

@@ -2,9 +2,10 @@
 
 With ``BATCH_EMULATOR_HOST`` set, the emulator answers one extra gRPC method on the same port,
 ``/airflow_batchstream.emulator.Discovery/HttpEndpoint``: the request is ``{"host": HOST}`` (the
-host we dialled), the reply the JSON ``{"http": "http://HOST:PORT"}``: its registry v2 and Service
-Usage server. The reply is accepted only when it names a loopback host or the host of
-``BATCH_EMULATOR_HOST``, so an emulator cannot send the preflight anywhere else. Registry requests
+host we dialled), the reply the JSON ``{"http": "http://HOST:PORT", "rest": "http://HOST:PORT2"}``:
+its registry v2 and Service Usage server, and its Batch and Cloud Logging REST API. The reply is
+accepted only when it names a loopback host or the host of ``BATCH_EMULATOR_HOST``, so an
+emulator cannot send the preflight anywhere else. Registry requests
 then go there with the image's real host in the ``Host`` header (virtual hosting), so one server
 stands in for every ``LOCATION-docker.pkg.dev``. Requests to an emulator carry its access token
 (``BATCH_EMULATOR_TOKEN``) and never a Google credential.
@@ -44,15 +45,15 @@ def emulator_may_serve(host: str) -> bool:
     from ipaddress import ip_address
 
     host = host.strip("[]").lower()
-    configured = emulator_host()
-    if configured and host == _host_of(configured):
-        return True
     if host == "localhost":
         return True
     try:
-        return ip_address(host).is_loopback
+        if ip_address(host).is_loopback:
+            return True
     except ValueError:
-        return False
+        pass
+    configured = emulator_host()
+    return bool(configured) and host == _host_of(configured or "")
 
 
 def is_google_host(host: str) -> bool:
@@ -77,25 +78,46 @@ def emulator_http_endpoint() -> str | None:
     host = emulator_host()
     if not host:
         return None
+    return emulator_endpoints(host)["http"]
+
+
+def emulator_endpoints(address: str, token: str | None = None) -> dict[str, str]:
+    """
+    Ask the emulator at ``address`` for its HTTP endpoints.
+
+    :param address: the emulator's gRPC ``host:port`` (``BATCH_EMULATOR_HOST``).
+    :param token: the emulator's access token; ``BATCH_EMULATOR_TOKEN`` when ``None``.
+    :return: ``{"http": registry and Service Usage URL, "rest": Batch and Cloud Logging REST URL}``.
+    """
     import grpc
 
-    dialled = _host_of(host)
+    dialled = _host_of(address)
     request = json.dumps({"host": f"[{dialled}]" if ":" in dialled else dialled}).encode()
     try:
-        with emulator_channel(host) as channel:
+        with emulator_channel(address, token) as channel:
             reply = channel.unary_unary(DISCOVERY_METHOD)(request, timeout=HTTP_TIMEOUT)
-        url = json.loads(reply)["http"]
-        parts = urlsplit(url)
-        named = parts.hostname or ""
-        port = parts.port
+        named = {str(key): str(value) for key, value in json.loads(reply).items()}
     except grpc.RpcError as error:
         raise AccessProblem(
-            f"the emulator at {host} did not say where its HTTP side is: {error.code().name}"
+            f"the emulator at {address} did not say where its HTTP side is: {error.code().name}"
         ) from None
-    except (ValueError, KeyError, TypeError):
-        raise AccessProblem(f"the emulator at {host} gave an unreadable HTTP endpoint") from None
+    except (ValueError, AttributeError, TypeError):
+        raise AccessProblem(f"the emulator at {address} gave an unreadable HTTP endpoint") from None
+    if "http" not in named:
+        raise AccessProblem(f"the emulator at {address} gave an unreadable HTTP endpoint")
+    return {key: _checked_endpoint(address, url) for key, url in named.items()}
+
+
+def _checked_endpoint(address: str, url: str) -> str:
+    """``http://HOST:PORT`` of one discovered endpoint, refused unless it is plain and on a host we allow."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    named = parts.hostname or ""
     if parts.scheme != "http" or parts.username or parts.password or not port or parts.path.strip("/"):
-        raise AccessProblem(f"the emulator at {host} named an HTTP endpoint that is not http://HOST:PORT")
+        raise AccessProblem(f"the emulator at {address} named an HTTP endpoint that is not http://HOST:PORT")
     if not emulator_may_serve(named):
         raise AccessProblem(
             f"refused the emulator's HTTP endpoint on {named}: only loopback or the host of "

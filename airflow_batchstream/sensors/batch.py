@@ -7,15 +7,15 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import (
+
+from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
+from airflow_batchstream.arguments import ArgumentCheck
+from airflow_batchstream.compat import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
 )
-
-from airflow_batchstream.api_version import API_VERSIONS, DEFAULT_API_VERSION
-from airflow_batchstream.arguments import ArgumentCheck
 from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.job_names import (
@@ -59,7 +59,7 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
     :param failure_states: states that fail the task; ``"NOT_FOUND"`` stands for a job that is gone.
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them (templated).
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     :param deferrable: wait in the triggerer; ``None`` (default) reads ``[operators] default_deferrable``.
     :param poll_interval: the longest wait between two looks in deferrable mode, in seconds
         (``poke_interval`` paces the other modes).

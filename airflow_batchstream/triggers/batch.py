@@ -53,7 +53,7 @@ class BatchStreamJobTrigger(BaseTrigger):
     :param job_name: the job's full resource name, ``projects/P/locations/L/jobs/ID``.
     :param gcp_conn_id: Airflow connection with the Google credentials.
     :param impersonation_chain: service account to impersonate, or a chain of them.
-    :param api_version: ``"v1alpha"`` (default) or ``"v1"``.
+    :param api_version: ``"v1"`` (default) or ``"v1alpha"``.
     :param poll_interval: the longest wait between two looks at the job, in seconds (with the
         shared poller: the longest a change of the job's state goes unnoticed).
     :param deadline: absolute wall-clock deadline (epoch seconds), or ``None`` for none.

@@ -45,6 +45,21 @@ def _show(value: Any, path: str) -> str:
     return shown(value, secret=bool(SECRET_PATH.search(path)))
 
 
+def is_repeated(field: FieldDescriptor) -> bool:
+    """
+    Return whether a message field is repeated, on every protobuf release our dependencies allow.
+
+    Newer protobuf releases say so directly (``is_repeated``); older ones, such as the 4.x of the
+    lowest tested environment, only through the field's label.
+
+    :param field: the field's descriptor.
+    """
+    if hasattr(field, "is_repeated"):
+        return bool(field.is_repeated)
+    old: Any = field  # newer protobuf type stubs no longer declare ``label``
+    return bool(old.label == old.LABEL_REPEATED)
+
+
 class StructureWalk:
     """
     One walk over a job dict: collects violations, returns the normalised tree.
@@ -134,7 +149,7 @@ class StructureWalk:
         """
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             return self._map(value, field, path)
-        if field.is_repeated:
+        if is_repeated(field):
             if not isinstance(value, (list, tuple)):
                 example = "[...]" if SECRET_PATH.search(path) else json.dumps([value], default=str)
                 self._error(

@@ -16,8 +16,13 @@ from e2e_helpers import PARENT, TERMINAL, TI_STATE_OF_JOB, mapped_instances
 
 from airflow_batchstream.spec import label_value
 
+#: Per-shape counts, beside ``E2E_SOAK_TASKS`` for every shape.
+_PER_SHAPE = ("E2E_SOAK_TASKS_LOCAL", "E2E_SOAK_TASKS_CELERY")
+
+#: The most task instances any deployment soaks (the per-test time limit grows with it).
+_MOST = max(int(os.environ.get(name, "200")) for name in ("E2E_SOAK_TASKS", *_PER_SHAPE))
 # The first test also starts the deployment and the last one stops it: generous per-test limits.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900 + 6 * _MOST)]
 
 DAG_ID = "e2e_soak"
 PER_RUN = 50

@@ -80,6 +80,23 @@ def test_on_kill_cancels_the_job(batch_emulator):
     assert batch_emulator.rpc_counts()["CancelJob"] == 1
 
 
+def test_execution_timeout_cancels_a_deferred_job_and_is_retried_like_airflows_own(
+    batch_emulator, capfd, caplog
+):
+    # Airflow does not enforce execution_timeout while a task is deferred: the trigger's deadline does.
+    batch_emulator.add_scenario(Scenario(hold_in_queue=True), labels={"airflow-try-number": "1"})
+    dag_run = write_dag(
+        "execution_timeout_deferred",
+        "execution_timeout=timedelta(seconds=6), retries=1, retry_delay=0, deferrable=True",
+    ).test()
+    ti = the_ti(dag_run)
+    assert (ti.state, ti.try_number) == ("success", 2)
+    first = next(name for name in batch_emulator.job_names() if name.endswith("-t1"))
+    time.sleep(0.3)
+    assert job_state(batch_emulator, first) == "CANCELLED"
+    # (The exception is Airflow's own AirflowTaskTimeout: tests/unit/operators/test_execute_complete.py.)
+
+
 @MODES
 def test_cancelled_job_fails_without_retry_unless_asked(batch_emulator, deferrable):
     batch_emulator.add_scenario(Scenario(run_seconds=30), labels={"airflow-try-number": "1"})

@@ -43,7 +43,36 @@ def test_both_or_neither_of_job_and_image_uri_is_refused_at_parse_time():
         BatchStreamSubmitJobOperator(task_id="t", region="us-central1", job={}, image_uri=IMAGE)
 
 
-def test_v1_api_runs_the_same_job(batch_emulator):
-    dag_run = operator_dag("v1_job", image_uri=IMAGE, api_version="v1").test()
-    assert dag_run.state == "success"
-    assert batch_emulator.rpc_counts(by_version=True).get("v1.CreateJob") == 1
+def test_v1_is_the_default_api_and_v1alpha_stays_supported(batch_emulator):
+    assert operator_dag("default_api", image_uri=IMAGE).test().state == "success"
+    assert batch_emulator.rpc_counts(by_version=True)["v1.CreateJob"] == 1
+    assert operator_dag("alpha_api", image_uri=IMAGE, api_version="v1alpha").test().state == "success"
+    assert batch_emulator.rpc_counts(by_version=True)["v1alpha.CreateJob"] == 1
+
+
+def test_the_job_is_parsed_once_and_that_object_is_submitted(batch_emulator, monkeypatch):
+    from airflow_batchstream import spec
+    from airflow_batchstream.hooks.batch import BatchStreamHook
+
+    parsed: list = []
+    submitted: list = []
+    real_parse, real_submit = spec.parse_job, BatchStreamHook.submit_job
+
+    def counting_parse(job, api_version):
+        parsed.append(real_parse(job, api_version))
+        return parsed[-1]
+
+    def recording_submit(self, **kwargs):
+        submitted.append(kwargs["job"])
+        return real_submit(self, **kwargs)
+
+    monkeypatch.setattr(spec, "parse_job", counting_parse)
+    monkeypatch.setattr(BatchStreamHook, "submit_job", recording_submit)
+    assert (
+        operator_dag("parsed_once", image_uri=IMAGE, timeout=600, labels={"team": "ml"}).test().state
+        == "success"
+    )
+    assert len(parsed) == 1
+    (job,) = submitted
+    assert job is parsed[0]  # validation's Job, completed in place with the timeout and the labels
+    assert job.labels["team"] == "ml" and job.task_groups[0].task_spec.max_run_duration.seconds == 600

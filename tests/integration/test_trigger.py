@@ -128,11 +128,11 @@ def test_hooks_share_one_client_per_loop(batch_emulator):
     async def clients() -> tuple[object, object, object]:
         first = await BatchStreamAsyncHook().get_conn()
         second = await BatchStreamAsyncHook().get_conn()
-        other_version = await BatchStreamAsyncHook(api_version="v1").get_conn()
+        other_version = await BatchStreamAsyncHook(api_version="v1alpha").get_conn()
         return first, second, other_version
 
-    first, second, v1 = asyncio.run(clients())
+    first, second, alpha = asyncio.run(clients())
     assert first is second
-    assert v1 is not first
+    assert alpha is not first
     again, _, _ = asyncio.run(clients())
     assert again is not first  # a new loop gets its own channel

@@ -83,6 +83,8 @@ def test_max_log_lines_caps_the_output_and_says_that_more_was_left_out(batch_emu
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "trigger"])
+# Queued long enough that a deferred task's first look still finds QUEUED on a loaded machine.
+@pytest.mark.batch_emulator(queued_seconds=3)
 def test_progress_lines_appear_once_per_change(batch_emulator, capfd, deferrable):
     dag_id = f"progress_lines_{'trigger' if deferrable else 'sync'}"
     dag_run = operator_dag(dag_id, image_uri=IMAGE, task_count=2, deferrable=deferrable).test()
@@ -161,7 +163,11 @@ def test_the_ui_finds_the_links_of_the_serialized_dag(batch_emulator, monkeypatc
     # The API server never runs our get_link: it deserializes the DAG, which turns each link into an
     # XCom lookup by the link's name and xcom_key. Go the same way.
     from airflow.models.taskinstance import TaskInstance
-    from airflow.serialization.serialized_objects import DagSerialization
+
+    try:
+        from airflow.serialization.serialized_objects import DagSerialization
+    except ImportError:  # Airflow 3.1 names it SerializedDAG
+        from airflow.serialization.serialized_objects import SerializedDAG as DagSerialization
     from airflow.utils.session import create_session
 
     # Loading links is a process-wide class flag that scheduler-side code in this process (a

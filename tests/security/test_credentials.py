@@ -94,6 +94,7 @@ def test_a_token_realm_on_another_host_is_not_followed(capture, discovery):
         ("file:///etc/passwd", False),
     ],
 )
+@pytest.mark.usefixtures("allow_google_calls")  # the rule for Google's real hosts, without an emulator
 def test_a_realm_is_followed_only_over_https_to_the_registry_or_google(monkeypatch, realm, allowed):
     from airflow_batchstream.preflight.registry import realm_allowed
 

@@ -46,6 +46,7 @@ def test_the_pass_cache_is_keyed_by_endpoint(monkeypatch):
         assert {f.rule for f in run_preflight(IMAGES, "demo-project", None)} == {"preflight-unavailable"}
 
 
+@pytest.mark.usefixtures("allow_google_calls")  # the cache key of real Google calls, without an emulator
 def test_the_pass_cache_is_keyed_by_identity():
     from airflow_batchstream.preflight import _identity
 

@@ -51,3 +51,25 @@ def test_dry_run_hides_every_environment_value(batch_emulator, caplog):
     environment = result["job"]["taskGroups"][0]["taskSpec"]["environment"]
     assert environment["variables"] == {"API_KEY": "<hidden>"}
     assert batch_emulator.rpc_counts() == {}
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"variables": "SECRET-A"},
+        {"variables": {"K": ["SECRET-B"]}},
+        {"secretVariables": {"K": {"x": "SECRET-C"}}},
+        {"encryptedVariables": {"cipherText": ["SECRET-D"]}},
+        "SECRET-E",
+    ],
+)
+def test_validation_messages_never_echo_environment_values(environment):
+    from airflow_batchstream.validation import validate_job
+
+    container = {"imageUri": IMAGE, "enableImageStreaming": True, "password": ["SECRET-P"]}
+    job = {
+        "taskGroups": [{"taskSpec": {"runnables": [{"container": container}], "environment": environment}}]
+    }
+    messages = " ".join(str(violation) for violation in validate_job(job, region="us-central1"))
+    assert "parse-error" in messages
+    assert "SECRET-" not in messages

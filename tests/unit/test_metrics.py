@@ -1,20 +1,20 @@
-"""Job metrics go through Airflow's public stats module to whatever backend Airflow configured."""
+"""Job metrics go through Airflow's ``Stats`` to whatever backend Airflow configured."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from airflow.sdk.observability import stats
-from airflow.sdk.observability.metrics.stats_utils import get_stats_factory
 
+from airflow_batchstream.compat import stats
 from airflow_batchstream.metrics import emit_job_metrics
 
 
 class _Recorder:
-    """A stats backend that keeps what it is sent (the interface Airflow's StatsD logger has)."""
+    """Stands in for ``Stats.incr`` and ``Stats.timing`` (the signatures all Airflow 3 releases share)."""
 
-    sent: list[tuple[str, str, object, dict]] = []
+    def __init__(self):
+        self.sent: list[tuple[str, str, object, dict]] = []
 
     def incr(self, stat, count=1, rate=1, *, tags=None):
         self.sent.append(("incr", stat, count, tags or {}))
@@ -24,11 +24,11 @@ class _Recorder:
 
 
 @pytest.fixture
-def recorder():
-    _Recorder.sent = []
-    stats.initialize(factory=_Recorder, export_legacy_names=False)
-    yield _Recorder
-    stats.initialize(factory=get_stats_factory(), export_legacy_names=False)
+def recorder(monkeypatch):
+    recorder = _Recorder()
+    monkeypatch.setattr(stats(), "incr", recorder.incr)
+    monkeypatch.setattr(stats(), "timing", recorder.timing)
+    return recorder
 
 
 def test_times_and_final_state_are_sent_under_batchstream(recorder):

@@ -44,12 +44,22 @@ def test_every_module_that_exists_is_listed_and_every_listed_one_exists():
     assert listed == present
     for module in listed:
         importlib.import_module(module)
-    for hook in info["connection-types"]:
-        module, _, name = hook["hook-class-name"].rpartition(".")
-        assert getattr(importlib.import_module(module), name).conn_type == hook["connection-type"]
     for link in info.get("extra-links", []):
         module, _, name = link.rpartition(".")
         getattr(importlib.import_module(module), name)
+
+
+def test_the_hooks_use_the_google_cloud_connection_type_users_already_have():
+    from airflow.providers.google.common.hooks.base_google import GoogleBaseHook
+
+    from airflow_batchstream.hooks.batch import BatchStreamAsyncHook, BatchStreamHook
+
+    # No type of our own: Airflow's form for google_cloud_platform (key file, scopes, impersonation,
+    # ...) is the one the Google provider registers, and google_cloud_default works as is.
+    assert "connection-types" not in get_provider_info()
+    assert BatchStreamHook.conn_type == GoogleBaseHook.conn_type == "google_cloud_platform"
+    assert BatchStreamHook.default_conn_name == "google_cloud_default"
+    assert BatchStreamAsyncHook.sync_hook_class is BatchStreamHook
 
 
 def test_airflow_lists_the_provider():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from google.api_core import exceptions
+
 PARENT = "projects/test-project/locations/us-central1"
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
@@ -60,3 +62,20 @@ def wait_state(client: Any, name: str, states: set[str] = TERMINAL, timeout: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"{name} stayed {job.status.state.name}; wanted {sorted(states)}")
         time.sleep(0.05)
+
+
+def raised(
+    transport: str, grpc_error: type[exceptions.GoogleAPICallError]
+) -> type[exceptions.GoogleAPICallError]:
+    """The exception Google's client raises for an error over a transport.
+
+    Over REST api-core picks the class by HTTP status, as it does against the real service:
+    INVALID_ARGUMENT and FAILED_PRECONDITION are both ``BadRequest`` (400), ALREADY_EXISTS is
+    ``Conflict`` (409); over gRPC it is the class of the status code.
+
+    :param transport: ``"grpc"`` or ``"rest"``.
+    :param grpc_error: the class raised over gRPC, e.g. ``exceptions.InvalidArgument``.
+    """
+    if transport == "grpc":
+        return grpc_error
+    return exceptions.exception_class_for_http_status(grpc_error.code)

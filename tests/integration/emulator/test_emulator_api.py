@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from emulator_helpers import PARENT, container_job, wait_state
+from emulator_helpers import PARENT, container_job, raised, wait_state
 from google.api_core import exceptions
 from google.cloud import batch_v1, batch_v1alpha
 
@@ -20,9 +21,11 @@ def _module(api_version: str):
 
 
 @MODULES
-def test_create_get_and_lifecycle_to_succeeded(batch_emulator: BatchEmulator, api_version: str) -> None:
+def test_create_get_and_lifecycle_to_succeeded(
+    batch_emulator: BatchEmulator, transport: str, api_version: str
+) -> None:
     module = _module(api_version)
-    client = batch_emulator.client(api_version)
+    client = batch_emulator.client(api_version, transport)
     created = client.create_job(parent=PARENT, job_id="hello", job=container_job(module, task_count=2))
     assert created.name == f"{PARENT}/jobs/hello"
     assert created.uid.startswith("j-")
@@ -48,35 +51,37 @@ def test_create_get_and_lifecycle_to_succeeded(batch_emulator: BatchEmulator, ap
     assert batch_emulator.rpc_counts(by_version=True)[f"{api_version}.CreateJob"] == 1
 
 
-def test_every_intermediate_state_is_visible(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_every_intermediate_state_is_visible(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     job = client.create_job(parent=PARENT, job_id="states", job=container_job(batch_v1alpha))
     for state in ("SCHEDULED", "RUNNING", "SUCCEEDED"):
         seen = wait_state(client, job.name, {state})
         assert seen.status.state.name == state
 
 
-def test_errors(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_errors(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     job = container_job(batch_v1alpha)
     client.create_job(parent=PARENT, job_id="dup", job=job)
-    with pytest.raises(exceptions.AlreadyExists):
+    with pytest.raises(raised(transport, exceptions.AlreadyExists)):
         client.create_job(parent=PARENT, job_id="dup", job=job)
-    with pytest.raises(exceptions.NotFound):
+    with pytest.raises(raised(transport, exceptions.NotFound)):
         client.get_job(name=f"{PARENT}/jobs/missing")
     for bad in ("Bad", "1abc", "ends-", "a" * 64, "under_score"):
-        with pytest.raises(exceptions.InvalidArgument, match="job_id"):
+        with pytest.raises(raised(transport, exceptions.InvalidArgument), match="job_id"):
             client.create_job(parent=PARENT, job_id=bad, job=job)
-    with pytest.raises(exceptions.InvalidArgument, match="parent"):
+    # The REST transport itself refuses a parent that fits no URL of the API (like the real one).
+    bad_parent = raised(transport, exceptions.InvalidArgument) if transport == "grpc" else ValueError
+    with pytest.raises(bad_parent, match="parent"):
         client.create_job(parent="projects/p", job_id="ok", job=job)
-    with pytest.raises(exceptions.InvalidArgument, match="task_groups"):
+    with pytest.raises(raised(transport, exceptions.InvalidArgument), match="task_groups"):
         client.create_job(parent=PARENT, job_id="nogroups", job=batch_v1alpha.Job())
     no_runnables = batch_v1alpha.Job(
         task_groups=[batch_v1alpha.TaskGroup(task_spec=batch_v1alpha.TaskSpec())]
     )
-    with pytest.raises(exceptions.InvalidArgument, match="runnables"):
+    with pytest.raises(raised(transport, exceptions.InvalidArgument), match="runnables"):
         client.create_job(parent=PARENT, job_id="norunnables", job=no_runnables)
-    with pytest.raises(exceptions.InvalidArgument, match="request_id"):
+    with pytest.raises(raised(transport, exceptions.InvalidArgument), match="request_id"):
         client.create_job(
             request={
                 "parent": PARENT,
@@ -87,8 +92,8 @@ def test_errors(batch_emulator: BatchEmulator) -> None:
         )
 
 
-def test_request_id_makes_create_idempotent(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_request_id_makes_create_idempotent(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     request_id = str(uuid.uuid4())
 
     def create(rid: str):
@@ -104,19 +109,22 @@ def test_request_id_makes_create_idempotent(batch_emulator: BatchEmulator) -> No
     again = create(request_id)
     assert again.uid == first.uid
     assert batch_emulator.rpc_counts()["CreateJob"] == 2
-    with pytest.raises(exceptions.AlreadyExists):
+    with pytest.raises(raised(transport, exceptions.AlreadyExists)):
         create(str(uuid.uuid4()))
 
 
-def test_generated_job_id_when_absent(batch_emulator: BatchEmulator) -> None:
-    job = batch_emulator.client().create_job(parent=PARENT, job=container_job(batch_v1alpha))
+def test_generated_job_id_when_absent(batch_emulator: BatchEmulator, transport: str) -> None:
+    job = batch_emulator.client(transport=transport).create_job(
+        parent=PARENT, job=container_job(batch_v1alpha)
+    )
     assert job.name.startswith(f"{PARENT}/jobs/job-")
 
 
 @MODULES
-def test_list_pagination_and_filters(batch_emulator: BatchEmulator, api_version: str) -> None:
+def test_list_pagination_and_filters(batch_emulator: BatchEmulator, transport: str, api_version: str) -> None:
     module = _module(api_version)
-    client = batch_emulator.client(api_version)
+    client = batch_emulator.client(api_version, transport)
+    created_before = datetime.now(timezone.utc) - timedelta(seconds=5)
     for i in range(5):
         labels = {"team": "red" if i % 2 == 0 else "blue", "run": f"r{i}"}
         client.create_job(parent=PARENT, job_id=f"job-{i}", job=container_job(module, labels=labels))
@@ -149,24 +157,34 @@ def test_list_pagination_and_filters(batch_emulator: BatchEmulator, api_version:
         f"{PARENT}/jobs/held"
     }
 
-    for bad in (
-        "labels.team:red",
-        'status.state="NOPE"',
-        "create_time > 1",
-        'labels.a="x" OR labels.b="y"',
+    # AIP-160: the has-operator with a wildcard (the Airflow Google provider's documented filter),
+    # OR binding tighter than AND, negation, parentheses, times.
+    assert ids(f"name:{PARENT}/jobs/job-*") == {f"job-{i}" for i in range(5)}
+    assert ids('labels.team="blue" OR labels.run="r0"') == {"job-0", "job-1", "job-3"}
+    assert ids('-labels.team="red" AND NOT name:*held') == {"job-1", "job-3"}
+    assert ids('(labels.team="red" OR labels.team="blue") labels.run!="r4"') == {f"job-{i}" for i in range(4)}
+    assert ids(f'create_time>="{created_before.isoformat()}" AND labels:team') == {
+        f"job-{i}" for i in range(5)
+    }
+    assert ids('create_time<"2000-01-01T00:00:00Z"') == set()
+    for bad, named in (
+        ('status.state="NOPE"', "NOPE"),
+        ("create_time > 1", "create_time>1"),
+        ('priority="1"', "priority"),
+        ('labels.a="x" OR', "OR"),
     ):
-        with pytest.raises(exceptions.InvalidArgument):
+        with pytest.raises(raised(transport, exceptions.InvalidArgument), match=named):
             list(client.list_jobs(request={"parent": PARENT, "filter": bad}))
-    with pytest.raises(exceptions.InvalidArgument, match="page_token"):
+    with pytest.raises(raised(transport, exceptions.InvalidArgument), match="page_token"):
         list(client.list_jobs(request={"parent": PARENT, "page_token": "garbage"}))
 
 
 @MODULES
 def test_cancel_and_delete_long_running_operations_sync(
-    batch_emulator: BatchEmulator, api_version: str
+    batch_emulator: BatchEmulator, transport: str, api_version: str
 ) -> None:
     module = _module(api_version)
-    client = batch_emulator.client(api_version)
+    client = batch_emulator.client(api_version, transport)
     job = client.create_job(parent=PARENT, job_id="to-cancel", job=container_job(module))
     operation = client.cancel_job(name=job.name)
     assert client.get_job(name=job.name).status.state.name in {
@@ -179,15 +197,18 @@ def test_cancel_and_delete_long_running_operations_sync(
     cancelled = client.get_job(name=job.name)
     assert cancelled.status.state.name == "CANCELLED"
     assert "CANCELLATION_IN_PROGRESS to CANCELLED" in cancelled.status.status_events[-1].description
-    with pytest.raises(exceptions.FailedPrecondition):
+    # Over HTTP, FAILED_PRECONDITION is a 400 and api-core raises its parent class, BadRequest.
+    with pytest.raises(
+        raised(transport, exceptions.FailedPrecondition) if transport == "grpc" else exceptions.BadRequest
+    ):
         client.cancel_job(name=job.name)
 
     deletion = client.delete_job(name=job.name)
     assert client.get_job(name=job.name).status.state.name == "DELETION_IN_PROGRESS"
     deletion.result(timeout=10)
-    with pytest.raises(exceptions.NotFound):
+    with pytest.raises(raised(transport, exceptions.NotFound)):
         client.get_job(name=job.name)
-    with pytest.raises(exceptions.NotFound):
+    with pytest.raises(raised(transport, exceptions.NotFound)):
         client.delete_job(name=job.name)
     counts = batch_emulator.rpc_counts()
     assert counts["CancelJob"] == 2 and counts["DeleteJob"] == 2 and counts["GetOperation"] >= 2
@@ -214,8 +235,8 @@ def test_cancel_and_delete_with_async_client(batch_emulator: BatchEmulator, api_
     assert asyncio.run(scenario()) == ("CANCELLED", "gone")
 
 
-def test_fail_job_scenario_and_tasks(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_fail_job_scenario_and_tasks(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     batch_emulator.fail_job("will-fail", exit_code=3, task_index=1)
     job = client.create_job(
         parent=PARENT,
@@ -243,14 +264,22 @@ def test_fail_job_scenario_and_tasks(batch_emulator: BatchEmulator) -> None:
         )
     )
     assert [t.name for t in failed] == [f"{job.name}/taskGroups/group0/tasks/1"]
+    not_failed = client.list_tasks(
+        request={"parent": f"{job.name}/taskGroups/group0", "filter": "NOT status.state=FAILED OR name:*/9"}
+    )
+    assert [t.name for t in not_failed] == [f"{job.name}/taskGroups/group0/tasks/0"]
+    with pytest.raises(raised(transport, exceptions.InvalidArgument), match=r"labels\.team"):
+        list(
+            client.list_tasks(request={"parent": f"{job.name}/taskGroups/group0", "filter": "labels.team=x"})
+        )
     task = client.get_task(name=f"{job.name}/taskGroups/group0/tasks/1")
     assert task.status.status_events[-1].task_execution.exit_code == 3
-    with pytest.raises(exceptions.NotFound):
+    with pytest.raises(raised(transport, exceptions.NotFound)):
         client.get_task(name=f"{job.name}/taskGroups/group0/tasks/7")
 
 
-def test_preempt_running_job_and_label_scenario(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_preempt_running_job_and_label_scenario(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     job = client.create_job(parent=PARENT, job_id="spot", job=container_job(batch_v1alpha))
     wait_state(client, job.name, {"RUNNING"})
     batch_emulator.preempt_job("spot")
@@ -266,8 +295,8 @@ def test_preempt_running_job_and_label_scenario(batch_emulator: BatchEmulator) -
     assert wait_state(client, labelled.name).status.status_events[-2].task_execution.exit_code == 7
 
 
-def test_hold_release_and_vanish(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_hold_release_and_vanish(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     batch_emulator.hold_job("stuck")
     job = client.create_job(parent=PARENT, job_id="stuck", job=container_job(batch_v1alpha))
     with pytest.raises(AssertionError):
@@ -277,12 +306,12 @@ def test_hold_release_and_vanish(batch_emulator: BatchEmulator) -> None:
 
     other = client.create_job(parent=PARENT, job_id="vanishing", job=container_job(batch_v1alpha))
     batch_emulator.vanish_job(other.name)
-    with pytest.raises(exceptions.NotFound):
+    with pytest.raises(raised(transport, exceptions.NotFound)):
         client.get_job(name=other.name)
 
 
-def test_counts_reset(batch_emulator: BatchEmulator) -> None:
-    client = batch_emulator.client()
+def test_counts_reset(batch_emulator: BatchEmulator, transport: str) -> None:
+    client = batch_emulator.client(transport=transport)
     client.create_job(parent=PARENT, job_id="counted", job=container_job(batch_v1alpha))
     batch_emulator.reset_counts()
     assert batch_emulator.rpc_counts() == {}

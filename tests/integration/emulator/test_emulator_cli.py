@@ -12,6 +12,8 @@ from google.cloud.batch_v1alpha.services.batch_service.transports import (
     BatchServiceGrpcTransport,
 )
 
+from airflow_batchstream.emulator.clients import batch_client
+
 
 def test_cli_prints_address_serves_and_exits_cleanly() -> None:
     proc = subprocess.Popen(
@@ -39,6 +41,8 @@ def test_cli_prints_address_serves_and_exits_cleanly() -> None:
         client = batch_v1alpha.BatchServiceClient(transport=BatchServiceGrpcTransport(channel=channel))
         job = client.create_job(parent=PARENT, job_id="from-cli", job=container_job(batch_v1alpha))
         assert client.get_job(name=job.name).uid == job.uid
+        rest = batch_client("v1alpha", "rest", address=address)  # the REST face of the same process
+        assert rest.get_job(name=job.name).uid == job.uid
         channel.close()
         proc.terminate()
         assert proc.wait(timeout=10) == 0

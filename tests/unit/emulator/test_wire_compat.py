@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from google.cloud import batch_v1, batch_v1alpha
 
+from airflow_batchstream.validation.structure import is_repeated
+
 SERVED = [
     "Job",
     "Task",
@@ -32,10 +34,10 @@ def _mismatches(v1: Any, alpha: Any, path: str, seen: set[str]) -> list[str]:
     problems = []
     for field in v1.fields:
         other = by_number.get(field.number)
-        if other is None or (other.name, other.type, other.is_repeated) != (
+        if other is None or (other.name, other.type, is_repeated(other)) != (
             field.name,
             field.type,
-            field.is_repeated,
+            is_repeated(field),
         ):
             problems.append(f"{path}.{field.name}")
             continue

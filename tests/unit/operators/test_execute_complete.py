@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_batchstream.compat import AirflowException, AirflowFailException
 from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
 
 NAME = "projects/p/locations/us-central1/jobs/j"
@@ -60,3 +60,22 @@ def test_deferrable_default_reads_the_setting_when_built(monkeypatch):
     monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
     assert _operator().deferrable is False
     assert _operator(deferrable=True).deferrable is True
+
+
+def test_execution_timeout_bounds_the_deferred_wait_and_fails_like_airflows_own():
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowTaskTimeout, TaskDeferred
+
+    started = datetime.now(timezone.utc) - timedelta(seconds=5)
+    context = {"ti": SimpleNamespace(start_date=started)}
+    operator = _operator(timeout=3600, execution_timeout=timedelta(seconds=20))
+    job = SimpleNamespace(name=NAME, status=SimpleNamespace(state=SimpleNamespace(name="RUNNING")))
+    with pytest.raises(TaskDeferred) as deferred:
+        operator._defer(context, job, deadline=started.timestamp() + 3600)
+    assert deferred.value.trigger.deadline == started.timestamp() + 20  # the earlier of the two
+    with pytest.raises(AirflowTaskTimeout, match="execution_timeout=0:00:01 passed"):
+        _operator(execution_timeout=timedelta(seconds=1)).execute_complete(
+            context, _event("timeout", "RUNNING")
+        )

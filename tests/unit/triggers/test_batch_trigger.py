@@ -13,8 +13,12 @@ NAME = "projects/p/locations/us-central1/jobs/j"
 
 def _round_trip(trigger: BatchStreamJobTrigger) -> BatchStreamJobTrigger:
     """Serialise as the task runner does (serde), deserialise as the triggerer does, import and build."""
-    from airflow.sdk._shared.module_loading import import_string
-    from airflow.sdk.serde import deserialize, serialize
+    try:
+        from airflow.sdk._shared.module_loading import import_string
+        from airflow.sdk.serde import deserialize, serialize
+    except ImportError:  # Airflow 3.1 keeps them outside the task SDK
+        from airflow.serialization.serde import deserialize, serialize
+        from airflow.utils.module_loading import import_string
 
     classpath, kwargs = trigger.serialize()
     wire = json.loads(json.dumps(serialize(kwargs)))

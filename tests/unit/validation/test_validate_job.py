@@ -94,6 +94,30 @@ def test_a_password_value_never_appears_in_any_message(password):
     assert "hunter2" not in text and "987654321" not in text
 
 
+SECRET_NUMBER = 987654321
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"variables": {"API_KEY": SECRET_NUMBER}},
+        {"secretVariables": {"DB_PASSWORD": [SECRET_NUMBER]}},
+        {"encryptedVariables": {"cipherText": SECRET_NUMBER}},
+        {"variables": [f"API_KEY={SECRET_NUMBER}"]},
+    ],
+    ids=["variables", "secret-variables", "encrypted-variables", "variables-as-list"],
+)
+@pytest.mark.parametrize("where", ["task", "runnable"])
+def test_an_environment_value_never_appears_in_any_message(environment, where):
+    spec = job()
+    task_spec = spec["taskGroups"][0]["taskSpec"]
+    (task_spec if where == "task" else task_spec["runnables"][0])["environment"] = environment
+    violations = validate_job(spec, region="us-central1")
+    assert [v.rule for v in violations] == ["parse-error"]
+    text = str(ImageStreamingValidationError(violations))
+    assert "(value hidden)" in text and str(SECRET_NUMBER) not in text
+
+
 def test_parse_errors_name_the_path_and_the_expectation_not_protobuf():
     spec = job({"imageUri": GOOD_IMAGE, "commands": "/scripts/run.sh"})
     spec["allocationPolicy"] = {"instances": {"policy": {"machineType": "e2-standard-4"}}}
