@@ -131,7 +131,7 @@ def run(tasks: int = 200, runs: int = 3) -> list[Row]:
         BatchEmulator(queued_seconds=3600) as emulator,
         mock.patch.dict(os.environ, emulator_env(emulator.address)),
     ):
-        ours_client = _StopAfterCreate(emulator.client("v1alpha"))
+        ours_client = _StopAfterCreate(emulator.client("v1"))  # the hook's default API version
         theirs_client = _StopAfterCreate(emulator.client("v1"))
         _ours(3, ours_client, -1)  # warm both paths (first imports, channel connect)
         _theirs(3, theirs_client, -1)

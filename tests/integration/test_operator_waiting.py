@@ -7,32 +7,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from dag_files import dags_folder, load_dag
-from waiting_helpers import IMAGE, job_state
+from waiting_helpers import MODES, job_state, write_dag
 
 from airflow_batchstream.emulator import Scenario
 
 pytestmark = pytest.mark.integration
-
-DAG_SOURCE = """
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
-
-with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
-    BatchStreamSubmitJobOperator(
-        task_id="job", region="us-central1", image_uri={image!r}, poll_interval=0.1, {kwargs}
-    )
-"""
-MODES = pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
-
-
-def write_dag(dag_id: str, kwargs: str):
-    """Write a one-task DAG whose operator gets ``kwargs`` (Python source) and return it loaded."""
-    (dags_folder() / f"{dag_id}.py").write_text(DAG_SOURCE.format(dag_id=dag_id, image=IMAGE, kwargs=kwargs))
-    return load_dag(dag_id)
 
 
 def the_ti(dag_run):

@@ -6,10 +6,38 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+from dag_files import dags_folder, load_dag
+
 from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
 
 PARENT = "projects/demo-project/locations/us-central1"
 IMAGE = "us-central1-docker.pkg.dev/demo-project/containers/debian:12"
+#: A one-task DAG file: the submit operator with a short poll interval and the test's arguments.
+DAG_SOURCE = """
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+
+from airflow_batchstream.operators.batch import BatchStreamSubmitJobOperator
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
+    BatchStreamSubmitJobOperator(
+        task_id="job", region="us-central1", image_uri={image!r}, poll_interval=0.1, {kwargs}
+    )
+"""
+#: Run a test once with a synchronous wait and once deferred.
+MODES = pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+
+
+def write_dag(dag_id: str, kwargs: str):
+    """Write a one-task DAG whose operator gets ``kwargs`` (Python source) and return it loaded.
+
+    :param dag_id: the DAG's id (and file name).
+    :param kwargs: more operator arguments, as Python source (``datetime`` and ``timedelta`` are imported).
+    """
+    (dags_folder() / f"{dag_id}.py").write_text(DAG_SOURCE.format(dag_id=dag_id, image=IMAGE, kwargs=kwargs))
+    return load_dag(dag_id)
 
 
 def create_job(

@@ -80,7 +80,7 @@ def test_the_provider_sends_the_token_when_it_is_set(monkeypatch):
         monkeypatch.setenv("BATCH_EMULATOR_HOST", emulator.address)
         monkeypatch.setenv("BATCH_EMULATOR_TOKEN", "s3cret-token")
         monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", ANONYMOUS_CONNECTION)
-        hook = BatchStreamHook()
+        hook = BatchStreamHook(api_version="v1alpha")  # script_job builds a v1alpha job
         job = hook.submit_job(job=script_job("true"), region="us-central1", job_id="with-token")
         assert job.name.endswith("/jobs/with-token")
         assert (

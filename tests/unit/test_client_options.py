@@ -9,7 +9,8 @@ from airflow_batchstream.hooks.batch import BatchStreamHook
 
 
 @pytest.fixture(autouse=True)
-def connection(monkeypatch):
+def connection(monkeypatch, allow_google_calls):
+    # A hook without an emulator, as against Google; nothing here makes a call.
     monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", '{"conn_type": "google_cloud_platform"}')
 
 
