@@ -274,10 +274,12 @@ class PubSubStore:
             while True:
                 sub = self._require(name)
                 self._expire(sub)
+                if not alive():  # checked last before taking: a message woke us, the caller left
+                    return []
                 if sub.pending:
                     break
                 remaining = min(end - time.monotonic(), 0.5)
-                if remaining <= 0 or not alive():
+                if remaining <= 0:
                     return []
                 due = min((d for _, d in sub.outstanding.values()), default=None)
                 if due is not None:

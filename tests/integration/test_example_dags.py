@@ -118,6 +118,7 @@ def test_cleanup_example_deletes_only_the_dags_old_ended_jobs(batch_emulator, dr
         assert all(f"Batch job {name} is gone." in log for name in old)
 
 
+@pytest.mark.batch_emulator(run_seconds=2)  # the sensor finds the job running, and defers
 def test_push_example_waits_by_notifications(batch_emulator):
     dag_run = load_dag("example_image_streaming_push").test()
     assert dag_run.state == "success"

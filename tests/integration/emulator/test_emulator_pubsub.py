@@ -3,6 +3,8 @@ job-state notifications it publishes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 
@@ -83,10 +85,14 @@ def test_publish_pull_acknowledge_and_redelivery(clients):
     assert _ready(subscriber) == 0
 
 
-def _ready(subscriber) -> int:
+def _ready(subscriber, ack: bool = False) -> int:
     response = subscriber.pull(
         subscription=SUBSCRIPTION, max_messages=10, return_immediately=True, timeout=10
     )
+    if ack and response.received_messages:
+        subscriber.acknowledge(
+            subscription=SUBSCRIPTION, ack_ids=[m.ack_id for m in response.received_messages]
+        )
     return len(response.received_messages)
 
 
@@ -179,3 +185,25 @@ def test_a_missing_topic_swallows_the_notification(batch_emulator, clients):
         time.sleep(0.1)
     assert batch_emulator.pubsub.undeliverable == 3
     assert batch_emulator.client("v1").get_job(name=f"{PARENT}/jobs/nowhere").status.state.name == "SUCCEEDED"
+
+
+def test_a_cancelled_pull_takes_no_message_published_after(batch_emulator, clients):
+    """A pull its caller gave up on (a trigger's event loop that ended) leaves later messages for others."""
+    from google.pubsub_v1.services.subscriber import SubscriberAsyncClient
+
+    publisher, subscriber = clients
+
+    async def pull_give_up_and_publish() -> None:
+        client = SubscriberAsyncClient()  # PUBSUB_EMULATOR_HOST: plaintext gRPC to the emulator
+        waiting = asyncio.ensure_future(client.pull(subscription=SUBSCRIPTION, max_messages=10, timeout=30))
+        await asyncio.sleep(0.3)  # the emulator waits for a message on the caller's behalf
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        await asyncio.sleep(0.05)  # the cancellation reaches the emulator
+        publisher.publish(TOPIC, b"after").result(timeout=10)
+
+    for _ in range(3):  # the emulator's wait wakes at a different moment each time
+        asyncio.run(pull_give_up_and_publish())
+        time.sleep(0.6)  # the abandoned pull's wait is over
+        assert _ready(subscriber, ack=True) == 1
