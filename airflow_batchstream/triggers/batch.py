@@ -213,6 +213,12 @@ class BatchStreamJobTrigger(BaseTrigger):
 
         hook = cast("BatchStreamAsyncHook", poller)
         _, conn_id, chain, _ = hook.client_key()
+        self.log.info(
+            "Waiting for Batch job %s by its notifications on %s (reading it every %g s anyway).",
+            self.job_name,
+            self.notification_subscription,
+            self.safety_poll_interval,
+        )
         return push_looks(
             self.job_name,
             cast(str, self.notification_subscription),
