@@ -22,7 +22,7 @@ import sys
 import tempfile
 from typing import Any
 
-from benchmarks.common import Row, emulator_env, median, percentile
+from benchmarks.common import Row, emulator_env, median, percentile, runqueue_wait
 
 PROJECT, REGION = "demo-project", "us-central1"
 REAL_INTERVAL = 10.0
@@ -127,9 +127,11 @@ def run_once(emulator: Any, impl: str, count: int, tag: str) -> dict[str, float]
         json.dump(names, names_file)
         names_file.flush()
         emulator.reset_counts()
+        emulator_waited = runqueue_wait()
         worker.stdin.write(names_file.name + "\n")
         worker.stdin.flush()
         result = _result(worker.stdout)
+        emulator_waited = runqueue_wait() - emulator_waited
         worker.wait(timeout=30)
     counts = emulator.rpc_counts(by_version=True)
     calls = sum(counts.values())
@@ -151,6 +153,8 @@ def run_once(emulator: Any, impl: str, count: int, tag: str) -> dict[str, float]
         "lag_p99": percentile(lags, 0.99),
         "peak_rss_mib": result["peak_rss"] / 2**20,
         "cpu_s": result["cpu"],
+        "cpu_wait_s": result["runqueue_wait"],
+        "emulator_cpu_wait_s": emulator_waited,
         "missed": count - len(lags),
         "busiest_listing": poller.get("busiest_listing", 0),
         "gets_per_job": poller.get("get_calls", 0) / count,

@@ -4,7 +4,8 @@ Started by :mod:`benchmarks.fanout`. It imports everything, prints ``READY``, re
 JSON list of job names from stdin, watches them all (our shared poller, or the Google provider's
 ``CloudBatchJobFinishedTrigger.run()`` per job, as a triggerer runs it, or our trigger waiting on
 job-state notifications: push), and prints one JSON line:
-when each job's final event came, CPU seconds spent watching, peak and baseline RSS.
+when each job's final event came, CPU seconds spent watching, seconds spent waiting for a CPU
+(another process's turn), peak and baseline RSS.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from benchmarks.common import runqueue_wait
 
 PROJECT, REGION = "demo-project", "us-central1"
 #: The topic the push run's jobs publish to, and the subscription its triggers pull.
@@ -181,12 +184,13 @@ def main() -> None:
     print("READY", file=out, flush=True)
     with open(sys.stdin.readline().strip()) as f:
         names = json.load(f)
-    cpu = _cpu()
+    cpu, waited = _cpu(), runqueue_wait()
     events = asyncio.run(_watch_all(watch, names, args.deadline))
     poller = stats.get("poller")
     result = {
         "events": events,
         "cpu": _cpu() - cpu,
+        "runqueue_wait": runqueue_wait() - waited,
         "peak_rss": _peak_rss(),
         "ready_rss": ready_rss,
         "poller": None if poller is None else vars(poller),

@@ -6,7 +6,9 @@ time scaled so a real 10 s poll interval is :data:`benchmarks.fanout.SCALED_INTE
 jobs carry a ``JOB_STATE_CHANGED`` notification; the emulator publishes it when the state
 changes, and the push triggers' safety-net poll is 30 intervals (the real 300 s), longer than any
 job here. Batch reads per job count GetJob and ListJobs; Pub/Sub calls (Pull, Acknowledge,
-ModifyAckDeadline) are another service's quota and are reported apart.
+ModifyAckDeadline) are another service's quota and are reported apart. The seconds the triggerer
+and the emulator spent runnable but waiting for a CPU (Linux schedstat) tell a slow machine from
+slow code.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def run(sizes: tuple[int, ...] = (1000,), theirs_up_to: int = 5000) -> list[Row]
                 ("lag_p50", "detection lag p50 (s)"),
                 ("lag_p99", "detection lag p99 (s)"),
                 ("cpu_s", "triggerer CPU seconds"),
+                # Runnable but not running: seconds other processes of the machine took from these two.
+                ("cpu_wait_s", "triggerer seconds waiting for a CPU"),
+                ("emulator_cpu_wait_s", "emulator seconds waiting for a CPU"),
                 ("peak_rss_mib", "triggerer peak RSS (MiB)"),
                 ("missed", "final events missed or wrong"),
             ):
