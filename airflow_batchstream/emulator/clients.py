@@ -16,11 +16,21 @@ plaintext channel to it; REST clients and the Cloud Logging client use its REST 
 from the emulator over gRPC, see :func:`~airflow_batchstream.preflight.http.emulator_endpoints`)
 with credentials that carry no Google credential, only the emulator's token. Nothing here is
 imported by the provider's operators.
+
+Code that builds its own clients (Google's published samples call ``batch_v1.BatchServiceClient()``
+and ``logging.Client(project=...)`` inside each function) runs unmodified inside
+:func:`redirect_google_clients`::
+
+    with redirect_google_clients(transport="rest"):
+        job = create_script_job("demo-project", "europe-north1", "my-job")  # Google's sample, as published
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from airflow_batchstream.api_version import EMULATOR_HOST_ENV, check_api_version, emulator_host
@@ -85,6 +95,28 @@ def _batch_modules(api_version: str) -> tuple[Any, Any]:
     return module, transports
 
 
+def _check_transport(transport: str) -> None:
+    if transport not in TRANSPORTS:
+        raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+
+
+def _batch_client_arguments(
+    transports: Any, transport: str, target: str, token: str | None, rest_url: str | None = None
+) -> dict[str, Any]:
+    """``BatchServiceClient`` keyword arguments for the emulator at ``target`` (REST at ``rest_url``)."""
+    if transport == "grpc":
+        return {"transport": transports.BatchServiceGrpcTransport(channel=emulator_channel(target, token))}
+    if transport == "grpc_asyncio":
+        channel = emulator_channel(target, token, asynchronous=True)
+        return {"transport": transports.BatchServiceGrpcAsyncIOTransport(channel=channel)}
+    _check_transport(transport)  # what is left is "rest"
+    return {
+        "credentials": emulator_credentials(token),
+        "transport": "rest",
+        "client_options": {"api_endpoint": rest_url or rest_endpoint(target, token)},
+    }
+
+
 def batch_client(
     api_version: str = "v1",
     transport: str = "grpc",
@@ -99,18 +131,10 @@ def batch_client(
     :param address: the emulator's gRPC ``host:port`` (default: ``BATCH_EMULATOR_HOST``).
     :param token: the emulator's access token (default: ``BATCH_EMULATOR_TOKEN``).
     """
+    _check_transport(transport)
     module, transports = _batch_modules(api_version)
-    target = emulator_address(address)
-    if transport == "grpc":
-        channel = emulator_channel(target, token)
-        return module.BatchServiceClient(transport=transports.BatchServiceGrpcTransport(channel=channel))
-    if transport == "rest":
-        return module.BatchServiceClient(
-            credentials=emulator_credentials(token),
-            transport="rest",
-            client_options={"api_endpoint": rest_endpoint(target, token)},
-        )
-    raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+    arguments = _batch_client_arguments(transports, transport, emulator_address(address), token)
+    return module.BatchServiceClient(**arguments)
 
 
 def async_batch_client(
@@ -123,10 +147,8 @@ def async_batch_client(
     :param token: the emulator's access token (default: ``BATCH_EMULATOR_TOKEN``).
     """
     module, transports = _batch_modules(api_version)
-    channel = emulator_channel(emulator_address(address), token, asynchronous=True)
-    return module.BatchServiceAsyncClient(
-        transport=transports.BatchServiceGrpcAsyncIOTransport(channel=channel)
-    )
+    arguments = _batch_client_arguments(transports, "grpc_asyncio", emulator_address(address), token)
+    return module.BatchServiceAsyncClient(**arguments)
 
 
 def logging_client(project: str, *, address: str | None = None, token: str | None = None) -> Any:
@@ -138,12 +160,16 @@ def logging_client(project: str, *, address: str | None = None, token: str | Non
     """
     from google.cloud import logging
 
-    return logging.Client(
-        project=project,
-        credentials=emulator_credentials(token),
-        client_options={"api_endpoint": rest_endpoint(address, token)},
-        _use_grpc=False,
-    )
+    return logging.Client(project=project, **_logging_client_arguments(emulator_address(address), token))
+
+
+def _logging_client_arguments(target: str, token: str | None, rest_url: str | None = None) -> dict[str, Any]:
+    """``google.cloud.logging.Client`` keyword arguments for the emulator's REST face (at ``rest_url``)."""
+    return {
+        "credentials": emulator_credentials(token),
+        "client_options": {"api_endpoint": rest_url or rest_endpoint(target, token)},
+        "_use_grpc": False,
+    }
 
 
 def logging_api_client(*, address: str | None = None, token: str | None = None) -> Any:
@@ -172,3 +198,65 @@ def async_logging_api_client(*, address: str | None = None, token: str | None = 
 
     channel = emulator_channel(emulator_address(address), token, asynchronous=True)
     return LoggingServiceV2AsyncClient(transport=LoggingServiceV2GrpcAsyncIOTransport(channel=channel))
+
+
+@contextlib.contextmanager
+def redirect_google_clients(
+    transport: str = "grpc", *, address: str | None = None, token: str | None = None
+) -> Iterator[None]:
+    """While active, Google's Batch and Cloud Logging clients that code builds itself reach the emulator.
+
+    Every ``BatchServiceClient`` and ``BatchServiceAsyncClient`` of ``batch_v1`` and
+    ``batch_v1alpha`` built inside the block, with no transport or with a transport *name*, talks
+    to the emulator over that transport (``transport``, else the name the code gave: a sample
+    written with ``transport="rest"`` stays on REST); the credentials and ``client_options`` the
+    code passes are set aside, so no Google credential reaches the emulator. A client given a
+    transport *object* is left as it is. Every ``google.cloud.logging.Client`` reads the emulator's
+    REST face. The classes are patched for the whole process until the block ends: use it around
+    code you run, not in a server shared by threads that must reach Google.
+
+    :param transport: the transport of clients that name none: ``"grpc"`` or ``"rest"``.
+    :param address: the emulator's gRPC ``host:port`` (default: ``BATCH_EMULATOR_HOST``).
+    :param token: the emulator's access token (default: ``BATCH_EMULATOR_TOKEN``).
+    :raises ValueError: for another transport, or when no emulator address is known.
+    """
+    from google.cloud import logging
+
+    _check_transport(transport)
+    target = emulator_address(address)
+    rest_url = functools.cache(lambda: rest_endpoint(target, token))  # asked once, when first needed
+    patched: list[tuple[Any, Callable[..., None]]] = []
+
+    def patch(cls: Any, arguments: Callable[[str | None], dict[str, Any] | None]) -> None:
+        original: Callable[..., None] = vars(cls)["__init__"]
+
+        @functools.wraps(original)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            redirected = arguments(kwargs.get("transport"))
+            if redirected is not None:
+                kwargs.pop("credentials", None)
+                kwargs.pop("client_options", None)
+                kwargs.update(redirected)
+            original(self, *args, **kwargs)
+
+        patched.append((cls, original))
+        cls.__init__ = __init__
+
+    try:
+        for version in ("v1", "v1alpha"):
+            module, transports = _batch_modules(version)
+
+            def batch_arguments(named: Any, transports: Any = transports) -> dict[str, Any] | None:
+                if named is not None and not isinstance(named, str):
+                    return None
+                named = named or transport
+                return _batch_client_arguments(
+                    transports, named, target, token, rest_url() if named == "rest" else None
+                )
+
+            patch(module.BatchServiceClient, batch_arguments)
+        patch(logging.Client, lambda _named: _logging_client_arguments(target, token, rest_url()))
+        yield
+    finally:
+        for cls, original in reversed(patched):
+            cls.__init__ = original

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
@@ -421,6 +422,13 @@ class BatchEmulator:
     def async_logging_client(self) -> Any:
         """An asyncio ``LoggingServiceV2AsyncClient``; create it inside the running event loop."""
         return clients.async_logging_api_client(address=self.address, token=self.access_token)
+
+    def redirect_google_clients(self, transport: str = "grpc") -> AbstractContextManager[None]:
+        """While the returned context is active, Google's clients that code builds itself reach this emulator.
+
+        :param transport: the transport of Batch clients that name none: ``"grpc"`` or ``"rest"``.
+        """
+        return clients.redirect_google_clients(transport, address=self.address, token=self.access_token)
 
     # -------------------------------------------------------------- serving
 

@@ -16,6 +16,7 @@ from airflow_batchstream.emulator.clients import (
     async_batch_client,
     batch_client,
     logging_client,
+    redirect_google_clients,
     rest_endpoint,
 )
 
@@ -91,6 +92,31 @@ def test_async_batch_client_helper(batch_emulator: BatchEmulator) -> None:
         return (await client.get_job(name=job.name)).name
 
     assert asyncio.run(scenario()) == f"{PARENT}/jobs/async-helper"
+
+
+def test_redirect_points_the_clients_code_builds_itself(batch_emulator: BatchEmulator) -> None:
+    """Code written for Google, building its clients with no arguments, reaches the emulator unchanged."""
+    originals = (batch_v1.BatchServiceClient.__init__, cloud_logging.Client.__init__)
+    spec = script_job(batch_v1, "echo redirected", task_count=1)
+    spec.logs_policy = batch_v1.LogsPolicy(destination=batch_v1.LogsPolicy.Destination.CLOUD_LOGGING)
+    with redirect_google_clients("rest"):  # BATCH_EMULATOR_HOST is set by the fixture
+        client = batch_v1.BatchServiceClient()
+        assert client.transport.kind == "rest"
+        assert batch_v1alpha.BatchServiceClient(transport="grpc").transport.kind == "grpc"  # a name is kept
+        given = batch_client().transport  # a transport object is left as it is
+        assert batch_v1.BatchServiceClient(transport=given).transport is given
+        job = wait_state(client, client.create_job(parent=PARENT, job_id="bare", job=spec).name)
+        logger = cloud_logging.Client(project=PROJECT).logger("batch_task_logs")
+        assert [e.payload for e in logger.list_entries(filter_=f"labels.job_uid={job.uid}")] == ["redirected"]
+
+        async def bare_async() -> str:
+            return (await batch_v1.BatchServiceAsyncClient().get_job(name=job.name)).uid
+
+        assert asyncio.run(bare_async()) == job.uid
+    assert (batch_v1.BatchServiceClient.__init__, cloud_logging.Client.__init__) == originals
+    assert batch_emulator.rpc_counts(by_version=True)["v1.GetJob"] >= 2
+    with pytest.raises(ValueError, match="transport"), redirect_google_clients("http"):
+        pass
 
 
 def test_helpers_say_what_is_missing(monkeypatch: pytest.MonkeyPatch, allow_google_calls: None) -> None:

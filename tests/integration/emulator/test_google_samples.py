@@ -1,28 +1,42 @@
-"""Google's published Python samples for Cloud Batch, against the emulator.
+"""Google's published Python samples for Cloud Batch, run unmodified against the emulator.
 
-Each test does what a sample in GoogleCloudPlatform/python-docs-samples ``batch/`` does, call for
-call and with the same job specs, and checks what the sample's own test (``batch/tests/test_basics.py``)
-checks. The one change is the samples' ``batch_v1.BatchServiceClient()`` and
-``logging.Client(project=...)``: here they come from :mod:`airflow_batchstream.emulator.clients`,
-pointed at the emulator. The samples are cited, not copied.
+The samples (GoogleCloudPlatform/python-docs-samples, folder ``batch/``) are third-party code and
+are not kept in this repository: :func:`samples.google_sample` imports each from its file as
+published, from ``BATCHSTREAM_GOOGLE_SAMPLES`` or ``../shared/samples/python-docs-samples/batch``,
+and the tests skip, saying where to put them, when they are absent. Each sample function is called
+with the arguments it documents (project id, region, job name, ...) inside
+``batch_emulator.redirect_google_clients(transport)``: the ``batch_v1.BatchServiceClient()`` and
+``logging.Client(project=...)`` the samples build themselves reach the emulator, over gRPC or REST.
+Nothing else changes. The checks are those of the samples' own test (``batch/tests/test_basics.py``)
+plus what the real service answers: the lines the logs sample prints, the labels and service
+account the create samples set, the custom status events, deletion as an operation.
+
+Run against these upstream file versions (python-docs-samples commits, abbreviated):
+
+- create/: ``create_with_container_no_mounting`` and ``create_with_script_no_mounting`` 15738176b3b6,
+  ``create_with_custom_status_events`` 339059a32786, ``create_with_job_labels`` 4f17be5b6b19,
+  ``create_with_runnables_labels`` a6faced63ed7, ``create_with_allocation_policy_labels``
+  12f73d20f299, ``create_with_service_account`` 095af0f7437e, ``create_with_notifications`` 06d5b39a29e6;
+- ``get/get_job`` 15738176b3b6, ``get/get_task`` 9a733bbac7cd, ``list/list_jobs`` 195f1374e2b1,
+  ``list/list_tasks`` 6b182106a36a, ``delete/delete_job`` 260943bed6c5, ``logs/read_job_logs`` 0b0a91ec93e0.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from google.api_core.operation import Operation
 from google.cloud import batch_v1
+from samples import google_sample
 
 from airflow_batchstream.emulator import BatchEmulator
-from airflow_batchstream.emulator.clients import batch_client, logging_client
 
 PROJECT = "demo-project"
-REGION = "europe-north1"  # the region of the samples' test
-HELLO = (
-    "echo Hello world! This is task ${BATCH_TASK_INDEX}. This job has a total of ${BATCH_TASK_COUNT} tasks."
-)
+REGION = "europe-north1"  # the region of the samples' own test
 WAIT_STATES = {
     batch_v1.JobStatus.State.STATE_UNSPECIFIED,
     batch_v1.JobStatus.State.QUEUED,
@@ -32,129 +46,15 @@ WAIT_STATES = {
 }
 
 
-def _job_around(runnables: list[batch_v1.Runnable], kind: str) -> batch_v1.Job:
-    """The job every create_* sample builds around its runnables (4 tasks, 2 CPUs, e2-standard-4)."""
-    task = batch_v1.TaskSpec()
-    task.runnables = runnables
-    resources = batch_v1.ComputeResource()
-    resources.cpu_milli = 2000
-    resources.memory_mib = 16
-    task.compute_resource = resources
-    task.max_retry_count = 2
-    task.max_run_duration = "3600s"
-    group = batch_v1.TaskGroup()
-    group.task_count = 4
-    group.task_spec = task
-    policy = batch_v1.AllocationPolicy.InstancePolicy()
-    policy.machine_type = "e2-standard-4"
-    instances = batch_v1.AllocationPolicy.InstancePolicyOrTemplate()
-    instances.policy = policy
-    allocation_policy = batch_v1.AllocationPolicy()
-    allocation_policy.instances = [instances]
-    job = batch_v1.Job()
-    job.task_groups = [group]
-    job.allocation_policy = allocation_policy
-    job.labels = {"env": "testing", "type": kind}
-    job.logs_policy = batch_v1.LogsPolicy()
-    job.logs_policy.destination = batch_v1.LogsPolicy.Destination.CLOUD_LOGGING
-    return job
+def sample(relative_path: str, function: str) -> Any:
+    """One function of one of Google's samples, e.g. ``sample("get/get_job.py", "get_job")``."""
+    return getattr(google_sample(relative_path), function)
 
 
-def _create(client, job: batch_v1.Job, job_name: str) -> batch_v1.Job:
-    create_request = batch_v1.CreateJobRequest()
-    create_request.job = job
-    create_request.job_id = job_name
-    create_request.parent = f"projects/{PROJECT}/locations/{REGION}"
-    return client.create_job(create_request)
-
-
-def create_container_job(client, job_name: str) -> batch_v1.Job:
-    """batch/create/create_with_container_no_mounting.py"""
-    runnable = batch_v1.Runnable()
-    runnable.container = batch_v1.Runnable.Container()
-    runnable.container.image_uri = "gcr.io/google-containers/busybox"
-    runnable.container.entrypoint = "/bin/sh"
-    runnable.container.commands = ["-c", HELLO]
-    return _create(client, _job_around([runnable], "container"), job_name)
-
-
-def create_script_job(client, job_name: str) -> batch_v1.Job:
-    """batch/create/create_with_script_no_mounting.py"""
-    runnable = batch_v1.Runnable()
-    runnable.script = batch_v1.Runnable.Script()
-    runnable.script.text = HELLO
-    return _create(client, _job_around([runnable], "script"), job_name)
-
-
-def create_job_with_status_events(client, job_name: str) -> batch_v1.Job:
-    """batch/create/create_with_custom_status_events.py"""
-    runn1 = batch_v1.Runnable()
-    runn1.display_name = "Script 1"
-    runn1.script.text = "echo Hello world from Script 1 for task ${BATCH_TASK_INDEX}"
-    runn2 = batch_v1.Runnable()
-    runn2.display_name = "Barrier 1"
-    runn2.barrier = batch_v1.Runnable.Barrier({"name": "hello-barrier"})
-    runn3 = batch_v1.Runnable()
-    runn3.display_name = "Script 2"
-    runn3.script.text = "echo Hello world from Script 2 for task ${BATCH_TASK_INDEX}"
-    runn4 = batch_v1.Runnable()
-    runn4.script.text = 'sleep 30; echo \'{"batch/custom/event": "EVENT_DESCRIPTION"}\'; sleep 30'
-    return _create(client, _job_around([runn1, runn2, runn3, runn4], "container"), job_name)
-
-
-def get_job(client, job_name: str) -> batch_v1.Job:
-    """batch/get/get_job.py"""
-    return client.get_job(name=f"projects/{PROJECT}/locations/{REGION}/jobs/{job_name}")
-
-
-def get_task(client, job_name: str, group_name: str, task_number: int) -> batch_v1.Task:
-    """batch/get/get_task.py"""
-    return client.get_task(
-        name=f"projects/{PROJECT}/locations/{REGION}/jobs/{job_name}/taskGroups/{group_name}/tasks/{task_number}"
-    )
-
-
-def list_jobs(client):
-    """batch/list/list_jobs.py"""
-    return client.list_jobs(parent=f"projects/{PROJECT}/locations/{REGION}")
-
-
-def list_tasks(client, job_name: str, group_name: str):
-    """batch/list/list_tasks.py"""
-    return client.list_tasks(
-        parent=f"projects/{PROJECT}/locations/{REGION}/jobs/{job_name}/taskGroups/{group_name}"
-    )
-
-
-def delete_job(client, job_name: str):
-    """batch/delete/delete_job.py"""
-    return client.delete_job(name=f"projects/{PROJECT}/locations/{REGION}/jobs/{job_name}")
-
-
-def print_job_logs(job: batch_v1.Job) -> None:
-    """batch/logs/read_job_logs.py"""
-    log_client = logging_client(PROJECT)
-    logger = log_client.logger("batch_task_logs")
-    for log_entry in logger.list_entries(filter_=f"labels.job_uid={job.uid}"):
-        print(log_entry.payload)
-
-
-def _test_body(client, test_job: batch_v1.Job, additional_test=None) -> None:
-    """batch/tests/test_basics.py ``_test_body``, polling every 0.1 s instead of 5 s."""
-    deadline = time.monotonic() + 60
-    job_name = test_job.name.rsplit("/", maxsplit=1)[1]
-    try:
-        while test_job.status.state in WAIT_STATES:
-            assert time.monotonic() < deadline, "Timed out while waiting for job to complete!"
-            test_job = get_job(client, job_name)
-            time.sleep(0.1)
-        assert test_job.status.state == batch_v1.JobStatus.State.SUCCEEDED
-        assert any(job.uid == test_job.uid for job in list_jobs(client))
-        if additional_test:
-            additional_test()
-    finally:
-        delete_job(client, job_name).result()
-    assert all(job.uid != test_job.uid for job in list_jobs(client))
+@pytest.fixture(scope="module", autouse=True)
+def samples_present() -> None:
+    """Skip before any emulator starts when the samples are not here."""
+    google_sample("get/get_job.py")
 
 
 @pytest.fixture
@@ -162,51 +62,147 @@ def job_name() -> str:
     return f"test-job-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.mark.parametrize("transport", ["grpc", "rest"])
-def test_container_job(batch_emulator: BatchEmulator, job_name: str, transport: str) -> None:
-    client = batch_client("v1", transport)
-    job = create_container_job(client, job_name)
-
-    def check_tasks() -> None:
-        tasks = list_tasks(client, job_name, "group0")
-        assert len(list(tasks)) == 4
-        for i in range(4):
-            assert get_task(client, job_name, "group0", i) is not None
-
-    _test_body(client, job, additional_test=check_tasks)
+@pytest.fixture
+def redirected(batch_emulator: BatchEmulator, transport: str) -> Iterator[BatchEmulator]:
+    """The emulator, with the clients the samples build pointed at it over ``transport``."""
+    with batch_emulator.redirect_google_clients(transport):
+        yield batch_emulator
 
 
-@pytest.mark.parametrize("transport", ["grpc", "rest"])
-def test_script_job(
-    batch_emulator: BatchEmulator, job_name: str, transport: str, capsys: pytest.CaptureFixture[str]
+def run_to_the_end(test_job: batch_v1.Job, additional_test: Any = None) -> batch_v1.Job:
+    """``_test_body`` of the samples' test: wait, check SUCCEEDED and the list, delete, check gone.
+
+    Polls every 0.1 s (the samples' test: 5 s) for at most 60 s. Returns the finished job.
+    """
+    get_job = sample("get/get_job.py", "get_job")
+    list_jobs = sample("list/list_jobs.py", "list_jobs")
+    delete_job = sample("delete/delete_job.py", "delete_job")
+    job_name = test_job.name.rsplit("/", maxsplit=1)[1]
+    deadline = time.monotonic() + 60
+    try:
+        while test_job.status.state in WAIT_STATES:
+            assert time.monotonic() < deadline, "Timed out while waiting for job to complete!"
+            test_job = get_job(PROJECT, REGION, job_name)
+            time.sleep(0.1)
+        assert test_job.status.state == batch_v1.JobStatus.State.SUCCEEDED
+        assert any(job.uid == test_job.uid for job in list_jobs(PROJECT, REGION))
+        if additional_test:
+            additional_test()
+    finally:
+        deletion = delete_job(PROJECT, REGION, job_name)
+        assert isinstance(deletion, Operation)
+        deletion.result(timeout=30)
+        assert deletion.done() and deletion.metadata.verb == "delete"
+    assert all(job.uid != test_job.uid for job in list_jobs(PROJECT, REGION))
+    return test_job
+
+
+def test_script_job_and_its_logs(
+    redirected: BatchEmulator, job_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    client = batch_client("v1", transport)
-    job = create_script_job(client, job_name)
+    """create_with_script_no_mounting, then read_job_logs prints the four tasks' lines."""
+    job = sample("create/create_with_script_no_mounting.py", "create_script_job")(PROJECT, REGION, job_name)
+    assert job.name == f"projects/{PROJECT}/locations/{REGION}/jobs/{job_name}"
+    assert job.labels == {"env": "testing", "type": "script", "batch-job-id": job_name}
+    print_job_logs = sample("logs/read_job_logs.py", "print_job_logs")
 
     def check_logs() -> None:
-        print_job_logs(job)
+        capsys.readouterr()
+        print_job_logs(PROJECT, job)
         output = [line for line in capsys.readouterr().out.splitlines(keepends=False) if line != ""]
         assert len(output) == 4
         assert all("Hello world!" in log_msg for log_msg in output)
+        assert sorted(output) == [
+            f"Hello world! This is task {index}. This job has a total of 4 tasks." for index in range(4)
+        ]
 
-    _test_body(client, job, additional_test=check_logs)
+    finished = run_to_the_end(job, additional_test=check_logs)
+    assert finished.task_groups[0].task_count == 4
+    assert redirected.rpc_counts()["ListLogEntries"] == 1
 
 
-def test_custom_status_events_job(batch_emulator: BatchEmulator, job_name: str) -> None:
-    """The sample's test checks the created job (``_check_custom_events``) and deletes it while it runs."""
-    client = batch_client("v1")
-    job = create_job_with_status_events(client, job_name)
-    display_names = ["Script 1", "Barrier 1", "Script 2"]
+def test_container_job_and_its_tasks(redirected: BatchEmulator, job_name: str) -> None:
+    """create_with_container_no_mounting, then list_tasks and get_task see the four tasks."""
+    job = sample("create/create_with_container_no_mounting.py", "create_container_job")(
+        PROJECT, REGION, job_name
+    )
+    assert job.task_groups[0].task_spec.runnables[0].container.image_uri == "gcr.io/google-containers/busybox"
+    list_tasks = sample("list/list_tasks.py", "list_tasks")
+    get_task = sample("get/get_task.py", "get_task")
+
+    def check_tasks() -> None:
+        tasks = list_tasks(PROJECT, REGION, job_name, "group0")
+        assert len(list(tasks)) == 4
+        for i in range(4):
+            task = get_task(PROJECT, REGION, job_name, "group0", i)
+            assert task is not None
+            assert task.name == f"{job.name}/taskGroups/group0/tasks/{i}"
+            assert task.status.state == batch_v1.TaskStatus.State.SUCCEEDED
+
+    run_to_the_end(job, additional_test=check_tasks)
+
+
+def test_labels_samples(redirected: BatchEmulator, job_name: str) -> None:
+    """The three label samples: on the job, on a runnable, on the allocation policy."""
+    labels = {"label_key1": "label_value2", "label_key2": "label_value2"}  # the samples' own example
+    on_job = sample("create/create_with_job_labels.py", "create_job_with_custom_job_labels")(
+        PROJECT, REGION, f"{job_name}-a", labels
+    )
+    assert on_job.labels == {**labels, "batch-job-id": f"{job_name}-a"}
+    on_runnable = sample("create/create_with_runnables_labels.py", "create_job_with_custom_runnables_labels")(
+        PROJECT, REGION, f"{job_name}-b", {"label1": "value1"}
+    )
+    assert dict(on_runnable.task_groups[0].task_spec.runnables[0].labels) == {"label1": "value1"}
+    on_policy = sample(
+        "create/create_with_allocation_policy_labels.py", "create_job_with_custom_allocation_policy_labels"
+    )(PROJECT, REGION, f"{job_name}-c", "label1", "value1", "label2", "value2")
+    assert dict(on_policy.allocation_policy.labels) == {"label1": "value1", "label2": "value2"}
+    for job in (on_job, on_runnable, on_policy):
+        run_to_the_end(job)
+
+
+def test_service_account_sample(redirected: BatchEmulator, job_name: str) -> None:
+    """create_with_service_account: the VMs' service account is the one given, not the default."""
+    email = f"test-account-name@{PROJECT}.iam.gserviceaccount.com"  # the form the sample's main uses
+    create = sample("create/create_with_service_account.py", "create_with_custom_service_account_job")
+    job = create(PROJECT, REGION, job_name, email)
+    assert job.allocation_policy.service_account.email == email
+    assert run_to_the_end(job).allocation_policy.service_account.email == email
+
+
+def test_notifications_sample(redirected: BatchEmulator, job_name: str) -> None:
+    """create_with_notifications: the job keeps its two Pub/Sub notifications and runs."""
+    create = sample("create/create_with_notifications.py", "create_with_notifications")
+    job = create(PROJECT, REGION, job_name, "some-topic")  # the topic name of the sample's main
+    topic = f"projects/{PROJECT}/topics/some-topic"
+    kinds = batch_v1.JobNotification.Type
+    assert [(n.pubsub_topic, n.message.type_, n.message.new_task_state) for n in job.notifications] == [
+        (topic, kinds.JOB_STATE_CHANGED, batch_v1.TaskStatus.State.STATE_UNSPECIFIED),
+        (topic, kinds.TASK_STATE_CHANGED, batch_v1.TaskStatus.State.FAILED),
+    ]
+    assert run_to_the_end(job).notifications == job.notifications
+
+
+def test_custom_status_events_sample(redirected: BatchEmulator, job_name: str) -> None:
+    """create_with_custom_status_events: its barrier shows in a task's events; deleted while it runs.
+
+    The sample's last runnable sleeps a minute, so, as the samples' test does, the job is deleted
+    once the events are seen rather than waited for.
+    """
+    job = sample("create/create_with_custom_status_events.py", "create_job_with_status_events")(
+        PROJECT, REGION, job_name
+    )
     runnables = job.task_groups[0].task_spec.runnables
-    assert [r.display_name for r in runnables if r.display_name] == display_names
+    assert [r.display_name for r in runnables if r.display_name] == ["Script 1", "Barrier 1", "Script 2"]
     assert runnables[1].barrier.name == "hello-barrier"
     assert '{"batch/custom/event": "EVENT_DESCRIPTION"}' in runnables[3].script.text
+    get_task = sample("get/get_task.py", "get_task")
+    wanted = {"Runnable Script 1 started.", "Barrier Barrier 1 reached.", "Runnable Script 2 started."}
     deadline = time.monotonic() + 30
-    while not any(
-        e.description == "Barrier Barrier 1 reached."
-        for e in get_task(client, job_name, "group0", 0).status.status_events
-    ):
-        assert time.monotonic() < deadline, "task 0 never reached the barrier"
+    while not wanted <= {
+        e.description for e in get_task(PROJECT, REGION, job_name, "group0", 0).status.status_events
+    }:
+        assert time.monotonic() < deadline, "task 0 never reached the barrier and Script 2"
         time.sleep(0.1)
-    delete_job(client, job_name).result()
-    assert batch_emulator.job_states() == {}
+    sample("delete/delete_job.py", "delete_job")(PROJECT, REGION, job_name).result(timeout=30)
+    assert redirected.job_states() == {}
