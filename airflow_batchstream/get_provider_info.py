@@ -42,6 +42,7 @@ def get_provider_info() -> dict:
                 "python-modules": [
                     "airflow_batchstream.triggers.batch",
                     "airflow_batchstream.triggers.poller",
+                    "airflow_batchstream.triggers.push",
                 ],
             }
         ],

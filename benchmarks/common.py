@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,4 +85,31 @@ def emulator_env(address: str) -> dict[str, str]:
     """
     from airflow_batchstream.emulator.pytest_plugin import DEFAULT_CONNECTION_ENV, EMULATOR_CONNECTION
 
-    return {"BATCH_EMULATOR_HOST": address, DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION}
+    return {
+        "BATCH_EMULATOR_HOST": address,
+        "PUBSUB_EMULATOR_HOST": address,
+        DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION,
+    }
+
+
+def runqueue_wait(pid: int | str = "self") -> float:
+    """Seconds the threads of a process alive now have spent runnable but waiting for a CPU (Linux
+    ``/proc/PID/task/*/schedstat``, second field); 0 where the kernel does not say.
+
+    A wait measured on a loaded machine is this minus the same figure taken before: time lost to
+    other work, not to the code measured.
+
+    :param pid: the process (``"self"`` for this one).
+    """
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended meanwhile
+    return total / 1e9

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from typing import Any
 
-from benchmarks.common import Row, emulator_env, median, percentile
+from benchmarks.common import Row, emulator_env, median, percentile, runqueue_wait
 
 PROJECT, REGION = "demo-project", "us-central1"
 REAL_INTERVAL = 10.0
@@ -35,7 +35,7 @@ SCALED_INTERVALS = {100: 0.25, 1000: 1.0, 5000: 2.5, 10_000: 2.5}
 RUN_INTERVALS = (4.0, 12.0)
 
 
-def _create_jobs(engine: Any, count: int, tag: str, interval: float) -> list[str]:
+def _create_jobs(engine: Any, count: int, tag: str, interval: float, topic: str | None = None) -> list[str]:
     from google.cloud import batch_v1alpha
 
     from airflow_batchstream.emulator.model import LABEL_EXIT_CODE, LABEL_RUN_SECONDS
@@ -47,6 +47,9 @@ def _create_jobs(engine: Any, count: int, tag: str, interval: float) -> list[str
     request = batch_v1alpha.CreateJobRequest.pb(
         batch_v1alpha.CreateJobRequest(parent=f"projects/{PROJECT}/locations/{REGION}", job=job)
     )
+    if topic is not None:
+        notification = request.job.notifications.add(pubsub_topic=topic)
+        notification.message.type_ = batch_v1alpha.JobNotification.Type.JOB_STATE_CHANGED
     rng = random.Random(f"{tag}-{count}")
     names = []
     for i in range(count):
@@ -62,6 +65,22 @@ def _create_jobs(engine: Any, count: int, tag: str, interval: float) -> list[str
         engine.create_job(request)
         names.append(f"{request.parent}/jobs/{request.job_id}")
     return names
+
+
+def _push_subscription(emulator: Any) -> str:
+    """Create the push run's topic and subscription in the emulator (the harness's work); return the topic."""
+    from benchmarks.fanout_worker import SUBSCRIPTION, TOPIC
+
+    if not emulator.pubsub.exists(SUBSCRIPTION):
+        emulator.pubsub.create_topic(_pb("Topic", name=TOPIC))
+        emulator.pubsub.create_subscription(_pb("Subscription", name=SUBSCRIPTION, topic=TOPIC))
+    return TOPIC
+
+
+def _pb(kind: str, **fields: Any) -> Any:
+    from google.pubsub_v1 import types
+
+    return getattr(types, kind).pb()(**fields)
 
 
 def _result(stdout: Any) -> dict[str, Any]:
@@ -85,7 +104,7 @@ def run_once(emulator: Any, impl: str, count: int, tag: str) -> dict[str, float]
     """Watch ``count`` fresh jobs with one implementation in a new watcher process.
 
     :param emulator: the running :class:`~airflow_batchstream.emulator.server.BatchEmulator`.
-    :param impl: ``"ours"`` or ``"theirs"``.
+    :param impl: ``"ours"`` (shared poller), ``"push"`` (notifications) or ``"theirs"``.
     :param count: jobs watched at once.
     :param tag: a prefix making this run's job ids unique.
     """
@@ -103,15 +122,21 @@ def run_once(emulator: Any, impl: str, count: int, tag: str) -> dict[str, float]
         assert worker.stdin is not None and worker.stdout is not None
         if worker.stdout.readline().strip() != "READY":
             raise RuntimeError(f"the {impl} watcher did not start")
-        names = _create_jobs(emulator.engine, count, tag, interval)
+        topic = _push_subscription(emulator) if impl == "push" else None
+        names = _create_jobs(emulator.engine, count, tag, interval, topic)
         json.dump(names, names_file)
         names_file.flush()
         emulator.reset_counts()
+        emulator_waited = runqueue_wait()
         worker.stdin.write(names_file.name + "\n")
         worker.stdin.flush()
         result = _result(worker.stdout)
+        emulator_waited = runqueue_wait() - emulator_waited
         worker.wait(timeout=30)
-    calls = sum(emulator.rpc_counts().values())
+    counts = emulator.rpc_counts(by_version=True)
+    calls = sum(counts.values())
+    reads = sum(n for key, n in counts.items() if key.endswith((".GetJob", ".ListJobs")))
+    pubsub = sum(n for key, n in counts.items() if key.startswith("pubsub."))
     lags = []
     for name, (event_time, outcome) in result["events"].items():
         state, ended = _ending(emulator.engine, name)
@@ -122,10 +147,14 @@ def run_once(emulator: Any, impl: str, count: int, tag: str) -> dict[str, float]
     poller = result["poller"] or {}
     return {
         "calls_per_job": calls / count,
+        "reads_per_job": reads / count,
+        "pubsub_per_job": pubsub / count,
         "lag_p50": percentile(lags, 0.5),
         "lag_p99": percentile(lags, 0.99),
         "peak_rss_mib": result["peak_rss"] / 2**20,
         "cpu_s": result["cpu"],
+        "cpu_wait_s": result["runqueue_wait"],
+        "emulator_cpu_wait_s": emulator_waited,
         "missed": count - len(lags),
         "busiest_listing": poller.get("busiest_listing", 0),
         "gets_per_job": poller.get("get_calls", 0) / count,

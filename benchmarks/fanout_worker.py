@@ -2,8 +2,10 @@
 
 Started by :mod:`benchmarks.fanout`. It imports everything, prints ``READY``, reads the path of a
 JSON list of job names from stdin, watches them all (our shared poller, or the Google provider's
-``CloudBatchJobFinishedTrigger.run()`` per job, as a triggerer runs it), and prints one JSON line:
-when each job's final event came, CPU seconds spent watching, peak and baseline RSS.
+``CloudBatchJobFinishedTrigger.run()`` per job, as a triggerer runs it, or our trigger waiting on
+job-state notifications: push), and prints one JSON line:
+when each job's final event came, CPU seconds spent watching, seconds spent waiting for a CPU
+(another process's turn), peak and baseline RSS.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from benchmarks.common import runqueue_wait
+
 PROJECT, REGION = "demo-project", "us-central1"
+#: The topic the push run's jobs publish to, and the subscription its triggers pull.
+TOPIC = f"projects/{PROJECT}/topics/batchstream-bench"
+SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/batchstream-bench"
 
 
 def _async_client(address: str, api_version: str) -> Any:
@@ -50,6 +57,38 @@ def _ours(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str
         async for event in trigger.run():
             pollers = SharedJobPoller._registry.get()
             stats["poller"] = next(iter(pollers.values())).stats if pollers else None
+            return str(event.payload["state"])
+        return "no event"
+
+    return watch
+
+
+def _push(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str], Coroutine[Any, Any, str]]:
+    # Import up front what the trigger imports on first use.
+    import google.api_core.exceptions
+    import google.pubsub_v1  # noqa: F401
+    import grpc  # noqa: F401
+
+    import airflow_batchstream.hooks.batch
+    import airflow_batchstream.retry  # noqa: F401
+    from airflow_batchstream.api_version import batch_module
+    from airflow_batchstream.triggers.batch import BatchStreamJobTrigger
+    from airflow_batchstream.triggers.push import SubscriptionPuller
+
+    batch_module("v1alpha")
+
+    async def watch(name: str) -> str:
+        # Woken by notifications on SUBSCRIPTION (PUBSUB_EMULATOR_HOST is set by the harness); the
+        # safety-net poll stands for the real 300 s at a real 10 s interval.
+        trigger = BatchStreamJobTrigger(
+            job_name=name,
+            poll_interval=interval,
+            notification_subscription=SUBSCRIPTION,
+            safety_poll_interval=interval * 30,
+        )
+        async for event in trigger.run():
+            pullers = SubscriptionPuller._registry.get()
+            stats["poller"] = next(iter(pullers.values())).stats if pullers else None
             return str(event.payload["state"])
         return "no event"
 
@@ -128,7 +167,7 @@ def _peak_rss() -> int:
 def main() -> None:
     """Parse the arguments, get ready, watch, report."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--impl", choices=("ours", "theirs"), required=True)
+    parser.add_argument("--impl", choices=("ours", "push", "theirs"), required=True)
     parser.add_argument("--address", required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--deadline", type=float, required=True)
@@ -139,18 +178,19 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     stats: dict[str, Any] = {}
-    make = _ours if args.impl == "ours" else _theirs
+    make = {"ours": _ours, "push": _push, "theirs": _theirs}[args.impl]
     watch = make(args.address, args.interval, stats)
     ready_rss = _rss()
     print("READY", file=out, flush=True)
     with open(sys.stdin.readline().strip()) as f:
         names = json.load(f)
-    cpu = _cpu()
+    cpu, waited = _cpu(), runqueue_wait()
     events = asyncio.run(_watch_all(watch, names, args.deadline))
     poller = stats.get("poller")
     result = {
         "events": events,
         "cpu": _cpu() - cpu,
+        "runqueue_wait": runqueue_wait() - waited,
         "peak_rss": _peak_rss(),
         "ready_rss": ready_rss,
         "poller": None if poller is None else vars(poller),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks import fanout, parse_cost, submission
+from benchmarks import fanout, parse_cost, push, submission
 from benchmarks.common import Row, table
 
 
@@ -25,10 +25,12 @@ def main() -> None:
         rows += parse_cost.run(runs=1)
         rows += submission.run(tasks=5, runs=1)
         rows += fanout.run(sizes=(20,), runs=1, scale_size=0)
+        rows += push.run(sizes=(20,))
     else:
         rows += parse_cost.run()
         rows += submission.run()
         rows += fanout.run()
+        rows += push.run()  # 1,000 jobs; `python -m benchmarks.push 1000 5000 10000` for the README's
     print(table(rows))
     print(f"\n(all benchmarks took {time.monotonic() - started:.0f} s)")
 

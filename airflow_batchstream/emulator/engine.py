@@ -168,6 +168,8 @@ class Engine:
         self._closed = False
         self._created = 0
         self.cloud_logs = TaskLogs(log_budget)
+        #: Called with (job, event) for every event added, under the engine's lock (notifications).
+        self.listener: Callable[[JobRecord, Event], None] | None = None
 
     # ------------------------------------------------------------------ jobs
 
@@ -662,6 +664,15 @@ class Engine:
             live = [j for j in list(self._jobs.values()) if self._live(j.name, now) is not None]
             return {j.name: JobState(job_state(j, now)).name for j in live}
 
+    def still_planned(self, job: JobRecord, event: Event) -> bool:
+        """Whether ``event`` is still one of the job's events (a cancel or scenario may have removed it).
+
+        :param job: the job.
+        :param event: an event the engine added to it.
+        """
+        with self._lock:
+            return any(e is event for e in job.events)
+
     def close(self) -> None:
         """Stop every script job's subprocesses and driver threads."""
         with self._lock:
@@ -711,6 +722,10 @@ class Engine:
             job.events = sorted([*job.events, *events], key=lambda event: event.time)
             job.times = [event.time for event in job.events]
             job.cache_key = None
+            if self.listener is not None:
+                for event in events:
+                    if event.job_state is not None:  # only job-state changes are notified
+                        self.listener(job, event)
 
     def _needs_driver(self, job: JobRecord) -> bool:
         """Whether a thread must really run the job's work (scripts, or containers off the simulator)."""
@@ -906,6 +921,8 @@ class Engine:
         job.times.insert(index, event.time)
         job.events.insert(index, event)
         job.cache_key = None
+        if self.listener is not None:
+            self.listener(job, event)
 
     def _end_active_tasks(self, job: JobRecord, t: float) -> None:
         """A job that ends early leaves no task behind: running ones fail, pending ones are unexecuted.

@@ -28,7 +28,7 @@ EMULATOR_CONNECTION = json.dumps(
 
 def emulator_environment(address: str, poll_interval: float, token: str | None = None) -> dict[str, str]:
     """
-    Return the variables that send Airflow's Batch calls to an emulator, with fast waits.
+    Return the variables that send Airflow's Batch (and Pub/Sub) calls to an emulator, with fast waits.
 
     :param address: the emulator's ``host:port``.
     :param poll_interval: the longest wait between two looks at a job (``Timings.poll_interval()``).
@@ -36,6 +36,7 @@ def emulator_environment(address: str, poll_interval: float, token: str | None =
     """
     environment = {
         EMULATOR_HOST_ENV: address,
+        "PUBSUB_EMULATOR_HOST": address,  # the emulator serves Pub/Sub on the same port
         MAX_POLL_INTERVAL_ENV: f"{poll_interval:g}",
         DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION,
     }

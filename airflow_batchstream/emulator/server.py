@@ -31,6 +31,7 @@ from airflow_batchstream.emulator.images import (
 )
 from airflow_batchstream.emulator.logs import LogLine, render_entry
 from airflow_batchstream.emulator.model import PREEMPTION_EXIT_CODE, EmulatorError, Scenario, Timings
+from airflow_batchstream.emulator.pubsub import Notifier, PubSubStore, pubsub_handlers
 from airflow_batchstream.emulator.registry import RegistryServer
 from airflow_batchstream.emulator.rest import RestServer
 from airflow_batchstream.emulator.runtime import select_runtime
@@ -142,6 +143,11 @@ class BatchEmulator:
             images=ImageCatalog(default_image_size, image_bandwidth, streaming_seconds, image_sizes),
             runtime=select_runtime(container_runtime),
         )
+        #: Pub/Sub topics and subscriptions (``PUBSUB_EMULATOR_HOST`` = :attr:`address`), see :mod:`.pubsub`.
+        self.pubsub = PubSubStore(self.engine.clock)
+        #: Publishes the job-state notifications jobs ask for (``set_faults`` makes them unreliable).
+        self.notifier = Notifier(self.pubsub, self.engine.still_planned, self.engine.clock)
+        self.engine.listener = self.notifier.on_event
         self._max_workers = max_workers
         self._server: grpc.Server | None = None
         self._counts: Counter[str] = Counter()
@@ -189,6 +195,7 @@ class BatchEmulator:
             self._server.stop(grace).wait()
             self._server = None
         self.registry.stop()
+        self.notifier.close()
         self.rest.stop()
         self.engine.close()
 
@@ -557,6 +564,9 @@ class BatchEmulator:
                 },
             )
         )
+        handlers.extend(
+            pubsub_handlers(self.pubsub, lambda key, fn: self._wrap(key, "", lambda r, v: fn(r)), self._count)
+        )
         handlers.append(control_handler(self))
         ports = {"http": lambda: self.registry.port, "rest": lambda: self.rest.port}
         handlers.append(_discovery_handler(self.host, ports))
@@ -571,6 +581,10 @@ class BatchEmulator:
                 raise  # unreachable: abort raises
 
         return handle
+
+    def _count(self, key: str) -> None:
+        with self._counts_lock:
+            self._counts[key] += 1
 
     def _list_jobs(self, request: Any, version: str) -> bytes:
         jobs, token = self.engine.list_jobs(

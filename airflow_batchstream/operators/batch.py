@@ -95,6 +95,15 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         deferred task resumes.
     :param max_log_lines: show at most this many lines of the job's output; the task log says how
         many more there were and where to read them.
+    :param notification_topic: Pub/Sub topic (``projects/P/topics/T``, or ``T`` in the job's
+        project) the job publishes its state changes to (a ``JOB_STATE_CHANGED`` notification is
+        added to the job).
+    :param notification_subscription: Pub/Sub subscription (``projects/P/subscriptions/S`` or ``S``)
+        on that topic: the deferred wait pulls it instead of polling (push waiting).
+    :param create_notification_subscription: create the topic and the subscription before the job
+        when they are missing.
+    :param safety_poll_interval: in push waiting, read the job this often anyway (seconds), in case
+        a notification is lost.
     """
 
     template_fields: Sequence[str] = (
@@ -150,8 +159,14 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         retry_on_cancel: bool = False,
         fetch_logs: bool = True,
         max_log_lines: int = 10_000,
+        notification_topic: str | None = None,
+        notification_subscription: str | None = None,
+        create_notification_subscription: bool = False,
+        safety_poll_interval: float = 300.0,
         **kwargs: Any,
     ) -> None:
+        from airflow_batchstream.notifications import check_push_arguments
+
         super().__init__(**kwargs)
         self.region = region
         self.project_id = project_id
@@ -181,11 +196,23 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.retry_on_cancel = retry_on_cancel
         self.fetch_logs = fetch_logs
         self.max_log_lines = max_log_lines
+        self.notification_topic = notification_topic
+        self.notification_subscription = notification_subscription
+        self.create_notification_subscription = create_notification_subscription
+        self.safety_poll_interval = safety_poll_interval
+        self._subscription: str | None = None
         #: The file ``job`` names (read from the template search path), if it names one.
         self._job_file = job if isinstance(job, str) and job.endswith(tuple(self.template_ext)) else None
         self._job_name: str | None = None
         self._watcher: JobWatcher | None = None
         self._check_settings()
+        check_push_arguments(
+            self.task_id,
+            notification_topic,
+            notification_subscription,
+            create_notification_subscription,
+            safety_poll_interval,
+        )
 
     def _check_settings(self) -> None:
         """Refuse bad arguments that are not templated, all at once, when the DAG is parsed."""
@@ -348,11 +375,17 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         inspection = self.hook.inspect_job(self._job_source(), region=self.region, job_id=job_id)
         inspection.enforce(self.validation, self.log)
         job = self._finish_job(inspection.job, context)
+        if self.notification_topic:
+            from airflow_batchstream.notifications import add_state_notification, resource_path
+
+            topic = resource_path(self.notification_topic, "topics", project_id, "notification_topic")
+            add_state_notification(job, topic)
         self.hook.run_preflight(inspection, project_id=project_id, mode=self.preflight, log=self.log)
         if self.is_dry_run:
             from airflow_batchstream.preflight.submission import dry_run_result
 
             return dry_run_result(job, job_id=job_id, region=self.region, project_id=project_id, log=self.log)
+        self._subscription = self._prepare_push(project_id)
         records = TryRecords(context)
         with self._try_ends(records):
             job = self._submit_or_reattach(context, records, job, job_id, project_id)
@@ -454,6 +487,27 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         ti = context["ti"]
         key = f"airflow-batchstream/{project_id}/{job_id}/{ti.dag_id}/{ti.task_id}/{ti.run_id}/{ti.map_index}"
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}/{ti.try_number}"))
+
+    def _prepare_push(self, project_id: str) -> str | None:
+        """
+        Create the notification topic and subscription if asked (before the job, so no message is
+        lost); return the subscription the trigger pulls, if any.
+
+        :param project_id: the job's project (completes bare topic and subscription ids).
+        """
+        from airflow_batchstream.notifications import prepare_push
+
+        if not (self.notification_topic or self.notification_subscription):
+            return None
+        _, subscription = prepare_push(
+            self.notification_topic,
+            self.notification_subscription,
+            self.create_notification_subscription,
+            project_id,
+            self.hook.get_credentials,
+            self.log,
+        )
+        return subscription
 
     def _check_owner(self, context: Context, job: Any) -> None:
         """Refuse a job under this try's id that another run, task, map index or try created."""
@@ -657,6 +711,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
                 cancel_on_deadline=True,
                 cancel_on_kill=self.cancel_on_kill,
                 not_before=resume_not_before(hold),
+                notification_subscription=self._subscription,
+                safety_poll_interval=self.safety_poll_interval,
             ),
             method_name="execute_complete",
         )

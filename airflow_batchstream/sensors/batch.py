@@ -63,6 +63,13 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
     :param deferrable: wait in the triggerer; ``None`` (default) reads ``[operators] default_deferrable``.
     :param poll_interval: the longest wait between two looks in deferrable mode, in seconds
         (``poke_interval`` paces the other modes).
+    :param notification_topic: the Pub/Sub topic the job publishes its state changes to (its
+        ``notifications[].pubsubTopic``); needed only to create the subscription.
+    :param notification_subscription: Pub/Sub subscription on that topic (``projects/P/subscriptions/S``,
+        or ``S`` in the job's project): when deferred, wait on it instead of polling (push waiting).
+    :param create_notification_subscription: create the topic and the subscription when missing.
+    :param safety_poll_interval: in push waiting, read the job this often anyway (seconds), in case a
+        notification is lost.
     """
 
     template_fields: Sequence[str] = (
@@ -91,8 +98,14 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         api_version: str = DEFAULT_API_VERSION,
         deferrable: bool | None = None,
         poll_interval: float = 10.0,
+        notification_topic: str | None = None,
+        notification_subscription: str | None = None,
+        create_notification_subscription: bool = False,
+        safety_poll_interval: float = 300.0,
         **kwargs: Any,
     ) -> None:
+        from airflow_batchstream.notifications import check_push_arguments
+
         super().__init__(**kwargs)
         self.job_name = job_name
         self.project_id = project_id
@@ -106,6 +119,17 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         self.poll_interval = poll_interval
         self._linked: str | None = None  # the job whose links this instance stored
         self.target_states, self.failure_states = self._check_settings(target_states, failure_states)
+        check_push_arguments(
+            self.task_id,
+            notification_topic,
+            notification_subscription,
+            create_notification_subscription,
+            safety_poll_interval,
+        )
+        self.notification_topic = notification_topic
+        self.notification_subscription = notification_subscription
+        self.create_notification_subscription = create_notification_subscription
+        self.safety_poll_interval = safety_poll_interval
 
     def _check_settings(
         self, target_states: Collection[str], failure_states: Collection[str]
@@ -206,6 +230,7 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
                 f"No Batch job carries labels {dict(self.labels or {})}; a deferrable sensor needs the job "
                 "to exist when it starts (use mode='reschedule' to wait for it to appear)."
             )
+        subscription = self._prepare_push(name)
         event = self._read(context, name)
         if event is not None:
             try:
@@ -228,9 +253,32 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
                 cancel_on_kill=False,
                 stop_states=sorted(self.target_states | self.failure_states),
                 not_before=resume_not_before(),
+                notification_subscription=subscription,
+                safety_poll_interval=self.safety_poll_interval,
             ),
             method_name="execute_complete",
         )
+
+    def _prepare_push(self, name: str) -> str | None:
+        """
+        Create the notification subscription if asked, before the one look at the job (so a change
+        after that look is not missed); return the subscription the trigger pulls, if any.
+
+        :param name: the watched job's full name (its project completes bare topic and subscription ids).
+        """
+        from airflow_batchstream.notifications import prepare_push
+
+        if not self.notification_subscription:
+            return None
+        _, subscription = prepare_push(
+            self.notification_topic,
+            self.notification_subscription,
+            self.create_notification_subscription,
+            name.split("/")[1],
+            self.hook.get_credentials,
+            self.log,
+        )
+        return subscription
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """

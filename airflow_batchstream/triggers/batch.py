@@ -75,6 +75,12 @@ class BatchStreamJobTrigger(BaseTrigger):
     :param not_before: absolute wall-clock time (epoch seconds) before which no event fires: an event
         that comes sooner is held until then (the task that deferred sets it, against Airflow 3.3's
         resume race: see :data:`airflow_batchstream.deferral.RESUME_HOLD_SECONDS`); ``None``: no hold.
+    :param notification_subscription: wait for the job's Pub/Sub state notifications on this
+        subscription (``projects/P/subscriptions/S``) instead of polling: one pull loop per
+        subscription in the triggerer, one GetJob when a notice says the job ended (see
+        :mod:`airflow_batchstream.triggers.push`); ``None`` (default) polls.
+    :param safety_poll_interval: with a subscription, read the job this often anyway (seconds), in
+        case a notice is lost; a lost subscription falls back to polling at ``poll_interval``.
     """
 
     def __init__(
@@ -92,6 +98,8 @@ class BatchStreamJobTrigger(BaseTrigger):
         shared_poller: bool = True,
         wait_through: Sequence[str] = (),
         not_before: float | None = None,
+        notification_subscription: str | None = None,
+        safety_poll_interval: float = 300.0,
     ) -> None:
         super().__init__()
         if wait_through and shared_poller:
@@ -113,6 +121,8 @@ class BatchStreamJobTrigger(BaseTrigger):
         self.shared_poller = shared_poller
         self.wait_through = sorted(wait_through)
         self.not_before = None if not_before is None else float(not_before)
+        self.notification_subscription = notification_subscription
+        self.safety_poll_interval = float(safety_poll_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the classpath and the plain-JSON keyword arguments that rebuild this trigger."""
@@ -133,6 +143,8 @@ class BatchStreamJobTrigger(BaseTrigger):
                 "shared_poller": self.shared_poller,
                 "wait_through": self.wait_through,
                 "not_before": self.not_before,
+                "notification_subscription": self.notification_subscription,
+                "safety_poll_interval": self.safety_poll_interval,
             },
         )
 
@@ -178,7 +190,7 @@ class BatchStreamJobTrigger(BaseTrigger):
         from google.api_core.exceptions import GoogleAPICallError, NotFound
 
         poller = self.poller()
-        looks = await self._shared_looks(poller) if self.shared_poller else self._own_looks(poller)
+        looks = self._push_looks(poller) if self.notification_subscription else await self._poll_looks(poller)
         job = None
         try:
             while True:
@@ -203,6 +215,55 @@ class BatchStreamJobTrigger(BaseTrigger):
                 self._log_progress(job)
         finally:
             await looks.aclose()
+
+    async def _poll_looks(self, poller: JobStatePoller) -> AsyncGenerator[Any, None]:
+        """The looks of polling: the loop's shared poller, or this trigger's own GetJob calls.
+
+        :param poller: what reads the job.
+        """
+        return await self._shared_looks(poller) if self.shared_poller else self._own_looks(poller)
+
+    def _push_looks(self, poller: JobStatePoller) -> AsyncGenerator[Any, None]:
+        """Wait on the subscription's notices (one pull loop per subscription), polling if it is lost.
+
+        :param poller: what reads the job (once per notice that it ended).
+        """
+        from airflow_batchstream.outcome import ENDING_STATES
+        from airflow_batchstream.triggers.push import push_looks
+
+        hook = cast("BatchStreamAsyncHook", poller)
+        _, conn_id, chain, _ = hook.client_key()
+        self.log.info(
+            "Waiting for Batch job %s by its notifications on %s (reading it every %g s anyway).",
+            self.job_name,
+            self.notification_subscription,
+            self.safety_poll_interval,
+        )
+        return push_looks(
+            self.job_name,
+            cast(str, self.notification_subscription),
+            f"{conn_id}|{chain}",
+            lambda: self._subscriber_client(hook),
+            lambda: poller.get_job(self.job_name, deadline=self._remaining()),
+            self.safety_poll_interval,
+            frozenset(ENDING_STATES | set(self.stop_states)),
+            lambda: self._poll_looks(poller),
+        )
+
+    @staticmethod
+    async def _subscriber_client(hook: BatchStreamAsyncHook) -> Any:
+        """Build a Pub/Sub ``SubscriberAsyncClient`` with the hook's credentials (read off the loop).
+
+        :param hook: the async hook whose connection and impersonation chain sign the pulls.
+        """
+        from asgiref.sync import sync_to_async
+
+        from airflow_batchstream.notifications import build_subscriber_async_client, pubsub_emulator_host
+
+        if pubsub_emulator_host():
+            return build_subscriber_async_client()
+        sync_hook = await hook.get_sync_hook()
+        return build_subscriber_async_client(await sync_to_async(sync_hook.get_credentials)())
 
     async def _own_looks(self, poller: JobStatePoller) -> AsyncGenerator[Any, None]:
         """Yield the job read by one GetJob per look: at once, then after each of :func:`poll_delays`.

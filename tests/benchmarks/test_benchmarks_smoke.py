@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
-from benchmarks import fanout, parse_cost, submission
+from benchmarks import fanout, parse_cost, push, submission
 from benchmarks.common import table
 
 pytestmark = [pytest.mark.integration, pytest.mark.benchmark_smoke]
@@ -36,3 +36,11 @@ def test_fanout_smoke():
     _check(rows, "Fan-out 10")
     missed = {row.metric: (row.ours, row.theirs) for row in rows}["final events missed or wrong"]
     assert missed == (0, 0)
+
+
+def test_push_smoke():
+    rows = push.run(sizes=(10,))
+    assert rows and all(row.area == "Push 10" and not math.isnan(row.ours) for row in rows)
+    by_metric = {row.metric: (row.ours, row.theirs) for row in rows}
+    assert by_metric["final events missed or wrong: push"] == (0, 0)
+    assert by_metric["final events missed or wrong: shared poller"] == (0, 0)

@@ -50,7 +50,7 @@ COMPONENTS: dict[str, dict[str, list[str]]] = {
 }
 USERNAME = "admin"
 #: Environment variables of the test process that must not leak into the deployment.
-_OWN_PREFIXES = ("AIRFLOW_", "AIRFLOW__", "BATCH_EMULATOR_HOST")
+_OWN_PREFIXES = ("AIRFLOW_", "AIRFLOW__", "BATCH_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")
 
 
 def free_port() -> int:

@@ -79,7 +79,12 @@ def airflow(request: pytest.FixtureRequest, emulator_process: EmulatorProcess) -
     shutil.copytree(ROOT / "example_dags", dags)
     for dag_file in E2E_DAGS.glob("*.py"):
         shutil.copy(dag_file, dags)
-    env = {"BATCH_EMULATOR_HOST": emulator_process.address, DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION}
+    # What a user sets: Batch and Pub/Sub (push waiting) both go to the emulator's one port.
+    env = {
+        "BATCH_EMULATOR_HOST": emulator_process.address,
+        "PUBSUB_EMULATOR_HOST": emulator_process.address,
+        DEFAULT_CONNECTION_ENV: EMULATOR_CONNECTION,
+    }
     with contextlib.ExitStack() as services:
         if shape == "celery":
             postgres = services.enter_context(PostgresServer())

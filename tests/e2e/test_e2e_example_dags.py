@@ -28,6 +28,11 @@ CASES = {
     "example_image_streaming_daily": {"logical_date": "2026-11-26T00:00:00+00:00"},
 }
 
+#: The push example's tasks, topic and subscription (created by its first task, in the emulator).
+PUSH_TASKS = ("submit_notified_job", "wait_by_push", "run_and_wait_by_push")
+PUSH_TOPIC = "projects/demo-project/topics/batchstream-job-states"
+PUSH_SUBSCRIPTION = "projects/demo-project/subscriptions/batchstream-job-states-airflow"
+
 
 def _label(value: str) -> str:
     from airflow_batchstream.spec import label_value
@@ -92,6 +97,41 @@ def _check_case(dag_id: str, task_id: str, job: Any, summary: dict[str, Any]) ->
             assert summary["task_counts"] == {"SUCCEEDED": 4}
     else:
         assert container.enable_image_streaming
+
+
+def test_push_example_waits_by_notifications(airflow, batch_client, emulator_control):
+    """The push example: its jobs publish their states to the topic the first task creates, and the
+    triggerer (celery: either of two) waits on the subscription instead of polling."""
+    dag_id = "example_image_streaming_push"
+    api = airflow.api
+    api.wait_for_dag(dag_id)
+    api.unpause(dag_id)
+    pulls = emulator_control.rpc_counts().get("Pull", 0)
+    run_id = api.trigger(dag_id)
+
+    state = api.wait_for_run(dag_id, run_id, timeout=180)
+
+    tis = api.task_instances(dag_id, run_id)
+    assert state == "success", f"{dag_id} run {state}: {tis}\n{airflow.diagnostics()}"
+    assert {task_id: ti["state"] for task_id, ti in tis.items()} == dict.fromkeys(PUSH_TASKS, "success")
+    submitted = api.xcom(dag_id, run_id, "submit_notified_job")
+    waited = api.xcom(dag_id, run_id, "wait_by_push")
+    assert waited["job_name"] == submitted["job_name"] and waited["state"] == "SUCCEEDED", waited
+    ran = api.xcom(dag_id, run_id, "run_and_wait_by_push")
+    assert ran["state"] == "SUCCEEDED", ran
+    for summary in (submitted, ran):
+        job = batch_client.get_job(name=summary["job_name"])
+        assert job.status.state.name == "SUCCEEDED"
+        assert [(n.pubsub_topic, n.message.type_.name) for n in job.notifications] == [
+            (PUSH_TOPIC, "JOB_STATE_CHANGED")
+        ]
+    log = api.log_text(dag_id, run_id, "run_and_wait_by_push", tis["run_and_wait_by_push"]["try_number"])
+    assert f"Waiting for Batch job {ran['job_name']} by its notifications on {PUSH_SUBSCRIPTION}" in log, log[
+        -3000:
+    ]
+    assert f"Batch job {ran['job_name']} is SUCCEEDED" in log, log[-3000:]
+    assert "polling Batch job" not in log, log[-3000:]  # the subscription was there all along
+    assert emulator_control.rpc_counts().get("Pull", 0) > pulls
 
 
 def test_cleanup_example_deletes_one_dags_old_ended_jobs(airflow, batch_client):

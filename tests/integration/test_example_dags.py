@@ -116,3 +116,18 @@ def test_cleanup_example_deletes_only_the_dags_old_ended_jobs(batch_emulator, dr
     else:
         assert remaining == set(kept)
         assert all(f"Batch job {name} is gone." in log for name in old)
+
+
+@pytest.mark.batch_emulator(run_seconds=2)  # the sensor finds the job running, and defers
+def test_push_example_waits_by_notifications(batch_emulator):
+    dag_run = load_dag("example_image_streaming_push").test()
+    assert dag_run.state == "success"
+    summaries = _xcoms(dag_run)
+    assert summaries["run_and_wait_by_push"]["state"] == "SUCCEEDED"
+    assert summaries["wait_by_push"]["state"] == "SUCCEEDED"
+    counts = batch_emulator.rpc_counts()
+    assert counts["Pull"] >= 1 and "ListJobs" not in counts  # woken by notifications, not polls
+    assert (
+        batch_emulator.pubsub.backlog("projects/demo-project/subscriptions/batchstream-job-states-airflow")
+        == 0
+    )
