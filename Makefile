@@ -60,12 +60,12 @@ e2e: setup
 
 # The full soaks: 200 task instances on the local deployment (about 5 minutes on 2 cores) ...
 soak: setup
-	E2E_DEPLOYMENTS=local E2E_SOAK_TASKS=200 $(RUN) pytest -m e2e tests/e2e/test_e2e_soak.py
+	E2E_DEPLOYMENTS=local E2E_SOAK_TASKS=200 $(RUN) pytest -m e2e -s tests/e2e/test_e2e_soak.py
 
 # ... and 1,000 on the distributed one, after 500 deferred tasks with a triggerer killed.
 soak-celery: setup
 	E2E_DEPLOYMENTS=celery E2E_SOAK_TASKS=1000 E2E_DEFERRED_TASKS=500 \
-	$(RUN) pytest -m e2e tests/e2e/test_e2e_distributed.py tests/e2e/test_e2e_soak.py
+	$(RUN) pytest -m e2e -s tests/e2e/test_e2e_distributed.py tests/e2e/test_e2e_soak.py
 
 clean:
 	rm -rf .venv .venv-lowest .venv-highest $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
