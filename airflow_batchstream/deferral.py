@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from airflow_batchstream.compat import conf
+from airflow_batchstream.polling import env_seconds
 
 #: Seconds after a task defers during which its trigger fires no event. Airflow 3.3 can fail a task that
 #: resumes before the scheduler has drained the executor's "success" of the process that deferred
@@ -31,15 +31,11 @@ def resolve_deferrable(deferrable: bool | None) -> bool:
 
 def resume_hold() -> float:
     """Return the seconds after deferring during which a trigger fires no event: RESUME_HOLD_SECONDS."""
-    value = os.environ.get(RESUME_HOLD_ENV)
-    if not value:
+    hold = env_seconds(RESUME_HOLD_ENV)
+    if hold is None:
         return RESUME_HOLD_SECONDS
-    try:
-        hold = float(value)
-    except ValueError:
-        raise ValueError(f"{RESUME_HOLD_ENV}={value!r} is not a number of seconds") from None
     if hold < 0:
-        raise ValueError(f"{RESUME_HOLD_ENV}={value!r} is negative: give seconds, or 0 for no hold")
+        raise ValueError(f"{RESUME_HOLD_ENV}='{hold:g}' is negative: give seconds, or 0 for no hold")
     return hold
 
 

@@ -19,20 +19,31 @@ JITTER = 0.1
 MAX_POLL_INTERVAL_ENV = "BATCHSTREAM_MAX_POLL_INTERVAL"
 
 
+def env_seconds(name: str) -> float | None:
+    """
+    Return the seconds the environment variable ``name`` sets, or ``None`` when it is unset or empty.
+
+    :param name: the variable, such as ``BATCHSTREAM_MAX_POLL_INTERVAL``.
+    """
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number of seconds") from None
+
+
 def effective_poll_interval(poll_interval: float) -> float:
     """
     Return ``poll_interval``, lowered to ``BATCHSTREAM_MAX_POLL_INTERVAL`` when that is set and smaller.
 
     :param poll_interval: the task's own poll interval, in seconds.
     """
-    cap = os.environ.get(MAX_POLL_INTERVAL_ENV)
-    if not cap:
+    limit = env_seconds(MAX_POLL_INTERVAL_ENV)
+    if limit is None or limit <= 0:
         return poll_interval
-    try:
-        limit = float(cap)
-    except ValueError:
-        raise ValueError(f"{MAX_POLL_INTERVAL_ENV}={cap!r} is not a number of seconds") from None
-    return min(poll_interval, limit) if limit > 0 else poll_interval
+    return min(poll_interval, limit)
 
 
 def poll_delays(poll_interval: float, first: float = FIRST_POLL_DELAY) -> Iterator[float]:

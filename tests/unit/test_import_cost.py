@@ -42,6 +42,7 @@ def test_module_imports_no_google_cloud_or_grpc(module):
         "airflow_batchstream.api_version",
         "airflow_batchstream.compat",
         "airflow_batchstream.deferral",
+        "airflow_batchstream.polling",  # the seconds a setting gives (deferral's hold): standard library only
         "airflow_batchstream.hook_mixin",
         # argument checks at DAG parse, and the modes they accept: standard library only
         "airflow_batchstream.arguments",
