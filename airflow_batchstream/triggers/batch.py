@@ -165,7 +165,8 @@ class BatchStreamJobTrigger(BaseTrigger):
             self.log.info("%s", line)
 
     def _remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.time()
+        """Return the seconds left before the deadline (0 once it has passed), or ``None`` without one."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.time())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job ends, the deadline passes or an API error ends the wait; yield one event.
