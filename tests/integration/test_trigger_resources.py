@@ -75,9 +75,11 @@ def test_the_trigger_and_the_poller_make_one_rpc_per_tenacity_attempt(batch_emul
     counts = batch_emulator.rpc_counts()
     if shared:
         # Round 1: ListJobs fails, so the poller asks GetJob, which fails and waits for the next round;
-        # then every round lists the three active states once each.
+        # then every round lists the three active states. A library retry of that first ListJobs would
+        # have answered it, and no GetJob would have been asked. (The loop's end may cut the last round
+        # short, so the ListJobs count need not be 1 plus a multiple of 3.)
         assert counts["GetJob"] == 1
-        assert counts["ListJobs"] % 3 == 1
+        assert counts["ListJobs"] >= 4
         assert (event["status"], event["cancelled"]) == ("timeout", False)  # the one CancelJob failed
         assert counts["CancelJob"] == 1
     else:
