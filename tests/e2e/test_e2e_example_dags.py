@@ -102,8 +102,16 @@ def _check_case(dag_id: str, task_id: str, job: Any, summary: dict[str, Any]) ->
 def test_push_example_waits_by_notifications(airflow, batch_client, emulator_control):
     """The push example: its jobs publish their states to the topic the first task creates, and the
     triggerer (celery: either of two) waits on the subscription instead of polling."""
+    from airflow_batchstream.emulator.model import Scenario
+    from airflow_batchstream.polling import YOUNG_JOB_SECONDS
+
     dag_id = "example_image_streaming_push"
     api = airflow.api
+    # The submit-and-wait task's job outlives the look the worker takes at a young job, so the task defers.
+    emulator_control.add_scenario(
+        Scenario(run_seconds=YOUNG_JOB_SECONDS + 4),
+        labels={"airflow-dag-id": _label(dag_id), "airflow-task-id": _label("run_and_wait_by_push")},
+    )
     api.wait_for_dag(dag_id)
     api.unpause(dag_id)
     pulls = emulator_control.rpc_counts().get("Pull", 0)
