@@ -38,6 +38,26 @@ def _async_client(address: str, api_version: str) -> Any:
     return module.BatchServiceAsyncClient(transport=transport(channel=grpc.aio.insecure_channel(address)))
 
 
+def _trigger_watch(
+    make_trigger: Callable[[str], Any], registry: Any, stats: dict[str, Any]
+) -> Callable[[str], Coroutine[Any, Any, str]]:
+    """Return a coroutine function that waits for one job through a trigger and keeps its loop's stats.
+
+    :param make_trigger: builds the trigger of a job name.
+    :param registry: the per-loop registry of the shared loop the triggers join (its ``get()``).
+    :param stats: where the shared loop's counters are put once a wait ends.
+    """
+
+    async def watch(name: str) -> str:
+        async for event in make_trigger(name).run():
+            loops = registry.get()
+            stats["poller"] = next(iter(loops.values())).stats if loops else None
+            return str(event.payload["state"])
+        return "no event"
+
+    return watch
+
+
 def _ours(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str], Coroutine[Any, Any, str]]:
     # Import up front what the trigger imports on first use, as the other side's module import does.
     import google.api_core.exceptions  # noqa: F401
@@ -50,17 +70,12 @@ def _ours(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str
     from airflow_batchstream.triggers.poller import SharedJobPoller
 
     batch_module("v1alpha")
-
-    async def watch(name: str) -> str:
-        # The trigger finds the emulator through BATCH_EMULATOR_HOST, which the harness sets.
-        trigger = BatchStreamJobTrigger(job_name=name, poll_interval=interval)
-        async for event in trigger.run():
-            pollers = SharedJobPoller._registry.get()
-            stats["poller"] = next(iter(pollers.values())).stats if pollers else None
-            return str(event.payload["state"])
-        return "no event"
-
-    return watch
+    # The trigger finds the emulator through BATCH_EMULATOR_HOST, which the harness sets.
+    return _trigger_watch(
+        lambda name: BatchStreamJobTrigger(job_name=name, poll_interval=interval),
+        SharedJobPoller._registry,
+        stats,
+    )
 
 
 def _push(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str], Coroutine[Any, Any, str]]:
@@ -76,23 +91,18 @@ def _push(address: str, interval: float, stats: dict[str, Any]) -> Callable[[str
     from airflow_batchstream.triggers.push import SubscriptionPuller
 
     batch_module("v1alpha")
-
-    async def watch(name: str) -> str:
-        # Woken by notifications on SUBSCRIPTION (PUBSUB_EMULATOR_HOST is set by the harness); the
-        # safety-net poll stands for the real 300 s at a real 10 s interval.
-        trigger = BatchStreamJobTrigger(
+    # Woken by notifications on SUBSCRIPTION (PUBSUB_EMULATOR_HOST is set by the harness); the
+    # safety-net poll stands for the real 300 s at a real 10 s interval.
+    return _trigger_watch(
+        lambda name: BatchStreamJobTrigger(
             job_name=name,
             poll_interval=interval,
             notification_subscription=SUBSCRIPTION,
             safety_poll_interval=interval * 30,
-        )
-        async for event in trigger.run():
-            pullers = SubscriptionPuller._registry.get()
-            stats["poller"] = next(iter(pullers.values())).stats if pullers else None
-            return str(event.payload["state"])
-        return "no event"
-
-    return watch
+        ),
+        SubscriptionPuller._registry,
+        stats,
+    )
 
 
 def _theirs(
