@@ -722,6 +722,9 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         """Look at the job at the first adaptive delays until it ends or is YOUNG_JOB_SECONDS old; return it.
 
         A failed look ends the watch: the trigger reads the job again and reports what it finds.
+
+        :param job: the job as last read.
+        :param deadline: the wait's end (epoch seconds), if any: the watch stops there too.
         """
         from google.api_core.exceptions import GoogleAPICallError
 
