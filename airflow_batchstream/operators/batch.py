@@ -23,6 +23,7 @@ from airflow_batchstream.deferral import resolve_deferrable
 from airflow_batchstream.hook_mixin import BatchStreamHookMixin
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
 from airflow_batchstream.preflight import PREFLIGHT_MODES
+from airflow_batchstream.push_mixin import BatchStreamPushMixin
 from airflow_batchstream.validation import VALIDATION_MODES
 from airflow_batchstream.validation.violations import ImageStreamingValidationError, Violation
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 CONVENIENCE_ONLY = ("commands", "entrypoint", "volumes", "parallelism", "environment", "machine_type")
 
 
-class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
+class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BatchStreamPushMixin, BaseOperator):
     """
     Submit a Cloud Batch job that streams its container image, wait for it, return its summary.
 
@@ -165,8 +166,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         safety_poll_interval: float = 300.0,
         **kwargs: Any,
     ) -> None:
-        from airflow_batchstream.notifications import check_push_arguments
-
         super().__init__(**kwargs)
         self.region = region
         self.project_id = project_id
@@ -196,17 +195,13 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         self.retry_on_cancel = retry_on_cancel
         self.fetch_logs = fetch_logs
         self.max_log_lines = max_log_lines
-        self.notification_topic = notification_topic
-        self.notification_subscription = notification_subscription
-        self.create_notification_subscription = create_notification_subscription
-        self.safety_poll_interval = safety_poll_interval
         self._subscription: str | None = None
         #: The file ``job`` names (read from the template search path), if it names one.
         self._job_file = job if isinstance(job, str) and job.endswith(tuple(self.template_ext)) else None
         self._job_name: str | None = None
         self._watcher: JobWatcher | None = None
         self._check_settings()
-        check_push_arguments(
+        self._set_push_arguments(
             self.task_id,
             notification_topic,
             notification_subscription,
@@ -487,27 +482,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BaseOperator):
         ti = context["ti"]
         key = f"airflow-batchstream/{project_id}/{job_id}/{ti.dag_id}/{ti.task_id}/{ti.run_id}/{ti.map_index}"
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}/{ti.try_number}"))
-
-    def _prepare_push(self, project_id: str) -> str | None:
-        """
-        Create the notification topic and subscription if asked (before the job, so no message is
-        lost); return the subscription the trigger pulls, if any.
-
-        :param project_id: the job's project (completes bare topic and subscription ids).
-        """
-        from airflow_batchstream.notifications import prepare_push
-
-        if not (self.notification_topic or self.notification_subscription):
-            return None
-        _, subscription = prepare_push(
-            self.notification_topic,
-            self.notification_subscription,
-            self.create_notification_subscription,
-            project_id,
-            self.hook.get_credentials,
-            self.log,
-        )
-        return subscription
 
     def _check_owner(self, context: Context, job: Any) -> None:
         """Refuse a job under this try's id that another run, task, map index or try created."""

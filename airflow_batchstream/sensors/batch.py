@@ -25,6 +25,7 @@ from airflow_batchstream.job_names import (
     resolve_job_name,
 )
 from airflow_batchstream.links.batch import BatchStreamJobLink, BatchStreamJobLogsLink
+from airflow_batchstream.push_mixin import BatchStreamPushMixin
 from airflow_batchstream.validation.violations import Violation
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ DEFAULT_TARGET_STATES = frozenset({"SUCCEEDED"})
 DEFAULT_FAILURE_STATES = frozenset({"FAILED", "CANCELLED", "DELETION_IN_PROGRESS", NOT_FOUND})
 
 
-class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
+class BatchStreamJobSensor(BatchStreamHookMixin, BatchStreamPushMixin, BaseSensorOperator):
     """
     Wait until a Batch job reaches one of ``target_states``; fail when it reaches a failure state.
 
@@ -104,8 +105,6 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         safety_poll_interval: float = 300.0,
         **kwargs: Any,
     ) -> None:
-        from airflow_batchstream.notifications import check_push_arguments
-
         super().__init__(**kwargs)
         self.job_name = job_name
         self.project_id = project_id
@@ -119,17 +118,13 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
         self.poll_interval = poll_interval
         self._linked: str | None = None  # the job whose links this instance stored
         self.target_states, self.failure_states = self._check_settings(target_states, failure_states)
-        check_push_arguments(
+        self._set_push_arguments(
             self.task_id,
             notification_topic,
             notification_subscription,
             create_notification_subscription,
             safety_poll_interval,
         )
-        self.notification_topic = notification_topic
-        self.notification_subscription = notification_subscription
-        self.create_notification_subscription = create_notification_subscription
-        self.safety_poll_interval = safety_poll_interval
 
     def _check_settings(
         self, target_states: Collection[str], failure_states: Collection[str]
@@ -230,7 +225,7 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
                 f"No Batch job carries labels {dict(self.labels or {})}; a deferrable sensor needs the job "
                 "to exist when it starts (use mode='reschedule' to wait for it to appear)."
             )
-        subscription = self._prepare_push(name)
+        subscription = self._prepare_push(name.split("/")[1])
         event = self._read(context, name)
         if event is not None:
             try:
@@ -258,27 +253,6 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BaseSensorOperator):
             ),
             method_name="execute_complete",
         )
-
-    def _prepare_push(self, name: str) -> str | None:
-        """
-        Create the notification subscription if asked, before the one look at the job (so a change
-        after that look is not missed); return the subscription the trigger pulls, if any.
-
-        :param name: the watched job's full name (its project completes bare topic and subscription ids).
-        """
-        from airflow_batchstream.notifications import prepare_push
-
-        if not self.notification_subscription:
-            return None
-        _, subscription = prepare_push(
-            self.notification_topic,
-            self.notification_subscription,
-            self.create_notification_subscription,
-            name.split("/")[1],
-            self.hook.get_credentials,
-            self.log,
-        )
-        return subscription
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """

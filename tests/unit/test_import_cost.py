@@ -44,6 +44,9 @@ def test_module_imports_no_google_cloud_or_grpc(module):
         "airflow_batchstream.deferral",
         "airflow_batchstream.polling",  # the seconds a setting gives (deferral's hold): standard library only
         "airflow_batchstream.hook_mixin",
+        # the push arguments, checked at DAG parse (google-cloud-pubsub only inside its functions)
+        "airflow_batchstream.push_mixin",
+        "airflow_batchstream.notifications",
         # argument checks at DAG parse, and the modes they accept: standard library only
         "airflow_batchstream.arguments",
         "airflow_batchstream.validation",
