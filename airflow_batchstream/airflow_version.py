@@ -6,7 +6,7 @@ import re
 from importlib import metadata
 
 #: The Airflow releases this provider supports; ``pyproject.toml`` declares the same (a test checks).
-SUPPORTED_AIRFLOW = ">=3.1.0,<4"
+SUPPORTED_AIRFLOW = ">=3.1.8,<4"
 
 
 class UnsupportedAirflowVersion(ImportError):
@@ -40,7 +40,7 @@ def check_airflow_version(version: str | None) -> None:
     :param version: the installed Airflow's version, ``None`` when Airflow is not installed.
     """
     lowest, below = (release(bound.lstrip("<>=")) for bound in SUPPORTED_AIRFLOW.split(","))
-    # As in PEP 440, a pre-release of the lowest version (3.1.0rc1) comes before it.
+    # As in PEP 440, a pre-release of the lowest version (3.1.8rc1) comes before it.
     early = version is not None and release(version) == lowest and re.search(r"(a|b|rc|dev)\d*$", version)
     if version is not None and lowest <= release(version) < below and not early:
         return

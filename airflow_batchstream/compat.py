@@ -3,8 +3,8 @@
 Airflow 3.2 (task SDK 1.2) gave configuration and the task exceptions a home in ``airflow.sdk``; on
 Airflow 3.1 they live in ``airflow.configuration`` and ``airflow.exceptions``, which is also where its
 task runner catches them. Each name comes from the SDK when it has it, else from the 3.1 module. The
-``DagBag`` moved from ``airflow.models.dagbag`` to ``airflow.dag_processing.dagbag`` the same way, and
-Airflow 3.1.0's ``dag.test()`` needs the DAG written to the metadata database first (:func:`dag_for_test`).
+``DagBag`` moved from ``airflow.models.dagbag`` to ``airflow.dag_processing.dagbag``, and the task
+runner's listener manager from ``airflow.listeners.listener`` to ``airflow.sdk.listener``, the same way.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ __all__ = [
     "TaskDeferred",
     "conf",
     "dag_bag",
-    "dag_for_test",
     "stats",
+    "task_listeners",
 ]
 
 
@@ -70,6 +70,18 @@ def stats() -> Any:
     return Stats
 
 
+def task_listeners() -> Any:
+    """
+    Return the listener manager a try's task runner calls (``airflow.sdk.listener`` from 3.2,
+    ``airflow.listeners.listener`` on 3.1).
+    """
+    try:
+        from airflow.sdk.listener import get_listener_manager
+    except ImportError:  # Airflow 3.1
+        from airflow.listeners.listener import get_listener_manager  # type: ignore[assignment]
+    return get_listener_manager()
+
+
 def dag_bag() -> Any:
     """
     Return Airflow's ``DagBag`` (``airflow.dag_processing.dagbag``, or ``airflow.models.dagbag`` on 3.1).
@@ -81,22 +93,3 @@ def dag_bag() -> Any:
     except ImportError:  # Airflow 3.1
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     return DagBag
-
-
-def dag_for_test(dag: Any) -> Any:
-    """
-    Return ``dag``, ready for ``dag.test()``: on Airflow 3.1 first written to the metadata database.
-
-    Airflow 3.1.0's ``dag.test()`` refuses a DAG that is not serialized ("Cannot create DagRun ... the
-    dag is not serialized"); ``airflow dags test`` parses the DAG bundles and writes them first, so on
-    3.1 the DAG comes from that same helper. Later releases' ``dag.test()`` does it itself.
-
-    :param dag: a DAG parsed from a file of one of the configured DAG bundles.
-    """
-    from airflow_batchstream.airflow_version import installed_airflow_version, release
-
-    if release(installed_airflow_version() or "")[:2] != (3, 1):
-        return dag
-    from airflow.utils.cli import get_bagged_dag
-
-    return get_bagged_dag(None, dag.dag_id)

@@ -137,36 +137,33 @@ def ensure_subscription(topic: str, subscription: str, credentials: Any = None) 
     :param credentials: Google credentials (unused with ``PUBSUB_EMULATOR_HOST``).
     """
     from google.api_core.exceptions import AlreadyExists
-    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+    from google.pubsub_v1 import PublisherClient, SubscriberClient
     from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
     from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
     from airflow_batchstream.emulator_client import emulator_channel
 
+    # The generated clients, not google.cloud.pubsub_v1's wrappers: older ones (2.21) force anonymous
+    # credentials under PUBSUB_EMULATOR_HOST and then refuse the transport that carries our channel.
     host = pubsub_emulator_host()
-    created = False
     if host:  # a plaintext channel carrying the emulator's access token, if it has one
-        publisher = pubsub_v1.PublisherClient(
-            transport=PublisherGrpcTransport(channel=emulator_channel(host))
-        )
-        subscriber = pubsub_v1.SubscriberClient(
-            transport=SubscriberGrpcTransport(channel=emulator_channel(host))
-        )
+        publisher = PublisherClient(transport=PublisherGrpcTransport(channel=emulator_channel(host)))
+        subscriber = SubscriberClient(transport=SubscriberGrpcTransport(channel=emulator_channel(host)))
     else:
-        publisher = pubsub_v1.PublisherClient(credentials=credentials)
-        subscriber = pubsub_v1.SubscriberClient(credentials=credentials)
-    try:
-        publisher.create_topic(name=topic)
-        created = True
-    except AlreadyExists:
-        pass
-    try:
-        subscriber.create_subscription(name=subscription, topic=topic, ack_deadline_seconds=30)
-        created = True
-    except AlreadyExists:
-        pass
-    finally:
-        subscriber.close()
+        publisher = PublisherClient(credentials=credentials)
+        subscriber = SubscriberClient(credentials=credentials)
+    created = False
+    with publisher, subscriber:
+        try:
+            publisher.create_topic(name=topic)
+            created = True
+        except AlreadyExists:
+            pass
+        try:
+            subscriber.create_subscription(name=subscription, topic=topic, ack_deadline_seconds=30)
+            created = True
+        except AlreadyExists:
+            pass
     return created
 
 

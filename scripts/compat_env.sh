@@ -12,8 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Airflow 3.1.0 was published on 2025-09-25; this is the end of that day (UTC).
-LOWEST_EXCLUDE_NEWER=2025-09-26T00:00:00Z
+# Airflow 3.1.8 was published on 2026-03-11; this is the end of that day (UTC).
+LOWEST_EXCLUDE_NEWER=2026-03-12T00:00:00Z
 
 kind=${1:?usage: scripts/compat_env.sh lowest|highest [pytest args...]}
 shift

@@ -33,11 +33,9 @@ def load_dag(dag_id: str) -> Any:
     """
     from airflow.sdk import DAG
 
-    from airflow_batchstream.compat import dag_for_test
-
     namespace = runpy.run_path(str(dags_folder() / f"{dag_id}.py"))
     (dag,) = [value for value in namespace.values() if isinstance(value, DAG) and value.dag_id == dag_id]
-    return dag_for_test(dag)
+    return dag
 
 
 def one_task_dag(dag_id: str, operator: str, task_id: str = "task", **operator_kwargs: Any) -> Any:

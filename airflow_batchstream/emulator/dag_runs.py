@@ -7,12 +7,15 @@ writes), with the job's output from the emulator.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pluggy
 
 from airflow_batchstream.spec import task_labels
 
@@ -179,7 +182,7 @@ def load_dag(dags_folder: Path, dag_id: str) -> Any:
     :param dag_id: the DAG's id.
     :raises LookupError: no such DAG (the message lists the DAGs found and the files that failed).
     """
-    from airflow_batchstream.compat import dag_bag, dag_for_test
+    from airflow_batchstream.compat import dag_bag
 
     bag = dag_bag()(dag_folder=str(dags_folder))
     dag = bag.dags.get(dag_id)
@@ -190,7 +193,7 @@ def load_dag(dags_folder: Path, dag_id: str) -> Any:
             + (f"; files that failed to import:{problems}" if problems else "")
             + ". Name the DAGs folder with --batchstream-dags-folder or ini batchstream_dags_folder."
         )
-    return dag_for_test(dag)
+    return dag
 
 
 class DagRunner:
@@ -221,15 +224,11 @@ class DagRunner:
             ``None``: now.
         """
         dag = load_dag(self.dags_folder, dag_id)
-        errors: dict[tuple[str, int], str] = {}
-        for task in dag.tasks:
-            record = _exception_recorder(errors)
-            task.on_failure_callback = [*_callbacks(task.on_failure_callback), record]
-            task.on_retry_callback = [*_callbacks(task.on_retry_callback), record]
         kwargs: dict[str, Any] = {"run_conf": dict(conf) if conf is not None else None}
         if logical_date is not None:
             kwargs["logical_date"] = _utc(logical_date)
-        dag_run = dag.test(**kwargs)
+        with recorded_failures() as failures:
+            dag_run = dag.test(**kwargs)
         tasks = {}
         for ti in dag_run.get_task_instances():
             state = None if ti.state is None else str(getattr(ti.state, "value", ti.state))
@@ -238,7 +237,7 @@ class DagRunner:
                 map_index=ti.map_index,
                 state=state,
                 summary=ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index),
-                exception=errors.get((ti.task_id, ti.map_index)),
+                exception=_text(failures.get((ti.task_id, ti.map_index))),
             )
         return DagRunResult(
             dag_id=dag_id,
@@ -249,27 +248,49 @@ class DagRunner:
         )
 
 
-def _callbacks(existing: Any) -> list[Callable[..., Any]]:
-    if existing is None:
-        return []
-    return list(existing) if isinstance(existing, (list, tuple)) else [existing]
+@contextlib.contextmanager
+def recorded_failures() -> Iterator[dict[tuple[str, int], BaseException | str]]:
+    """
+    Collect what each failed try of this process's task runs raised, by task id and map index.
+
+    An Airflow listener, not ``on_failure_callback``: before Airflow 3.3 the callback's context of an
+    in-process try (``dag.test()``) has no ``exception``; the listener is handed the error in every release.
+    """
+    from airflow_batchstream.compat import task_listeners
+
+    recorder = _FailureRecorder()
+    listeners = task_listeners()
+    listeners.add_listener(recorder)
+    try:
+        yield recorder.errors
+    finally:
+        listeners.pm.unregister(recorder)
 
 
-def _exception_recorder(errors: dict[tuple[str, int], str]) -> Callable[[Any], None]:
-    """A task callback that keeps the text of the exception a try ended with."""
+class _FailureRecorder:
+    """The listener of :func:`recorded_failures`."""
 
-    def record(context: Any) -> None:
-        exception = context.get("exception")
-        if exception is None:
-            return
-        ti = context["ti"]
-        map_index = -1 if ti.map_index is None else ti.map_index
-        text = str(exception)
-        if isinstance(exception, BaseException):
-            text = f"{type(exception).__name__}: {text}"
-        errors[(ti.task_id, map_index)] = text
+    def __init__(self) -> None:
+        self.errors: dict[tuple[str, int], BaseException | str] = {}
 
-    return record
+    @pluggy.HookimplMarker("airflow")
+    def on_task_instance_failed(self, task_instance: Any, error: BaseException | str | None) -> None:
+        """
+        Keep what the try that failed (or goes up for retry) raised.
+
+        :param task_instance: the try's task instance.
+        :param error: what it raised, or a text, or ``None``.
+        """
+        if error is not None:
+            map_index = -1 if task_instance.map_index is None else task_instance.map_index
+            self.errors[(task_instance.task_id, map_index)] = error
+
+
+def _text(error: BaseException | str | None) -> str | None:
+    """``"ExceptionType: message"`` of an exception; a text as it is."""
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    return error
 
 
 def _utc(value: datetime | str) -> datetime:

@@ -57,9 +57,13 @@ class _StoredUrlLink(BaseOperatorLink):
         :param operator: the task's operator.
         :param ti_key: the task instance.
         """
+        from airflow.sdk.api.client import ServerResponseError
         from airflow.sdk.execution_time.xcom import XCom
 
-        value: Any = XCom.get_value(ti_key=ti_key, key=self.key)
+        try:
+            value: Any = XCom.get_value(ti_key=ti_key, key=self.key)
+        except ServerResponseError:  # Airflow 3.1 answers a missing XCom with an error, not None
+            return ""
         return value if isinstance(value, str) else ""
 
 

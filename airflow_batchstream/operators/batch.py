@@ -447,7 +447,7 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BatchStreamPushMixin, B
 
         from airflow_batchstream.hooks.batch import job_path
 
-        earlier = self._earlier_job(context, records)
+        earlier = self._earlier_job(context, records, project_id)
         if earlier is not None:
             return earlier
         name = job_path(project_id, self.region, job_id)
@@ -500,19 +500,24 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BatchStreamPushMixin, B
             'unique per run with a template, such as job_id="nightly-{{ ds_nodash }}", or leave job_id unset.'
         )
 
-    def _earlier_job(self, context: Context, records: TryRecords) -> Any:
+    def _earlier_job(self, context: Context, records: TryRecords, project_id: str) -> Any:
         """
         Return the recorded job of a try that died (active: reattach; SUCCEEDED: return), else ``None``.
 
         A recorded job the task instance no longer owns in Airflow (that try ended, or the task was cleared)
         is never adopted; if it is still active it is cancelled, so one task instance never has two live jobs.
+        Without a task state store (Airflow before 3.3) nothing tells a dead try from a cleared one: no job is
+        adopted, and the earlier tries' jobs that are still active are cancelled.
         """
-        from google.api_core.exceptions import GoogleAPICallError, NotFound
+        from google.api_core.exceptions import NotFound
 
         from airflow_batchstream.outcome import ACTIVE_STATES
         from airflow_batchstream.summary import state_name
         from airflow_batchstream.tries import belongs_to
 
+        if not records.available:
+            self._cancel_earlier_tries(context, project_id)
+            return None
         earlier = records.earlier()
         if earlier is None:
             return None
@@ -527,19 +532,57 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BatchStreamPushMixin, B
         if adoptable and (state in ACTIVE_STATES or state == "SUCCEEDED"):
             self.log.info("Reattaching to Batch job %s of a try that did not end, which is %s.", name, state)
             return job
-        if state in ACTIVE_STATES:
-            self.log.warning(
-                "Cancelling Batch job %s (%s) of an earlier try: this try re-runs the task with a new job.",
-                name,
-                state,
-            )
-            try:
-                self.hook.cancel_job(name)
-            except GoogleAPICallError as error:
-                self.log.warning("Cancelling Batch job %s failed: %s", name, error)
-        else:
-            self.log.info("Batch job %s of an earlier try is %s; submitting a new job.", name, state)
+        self._supersede(name, state)
         return None
+
+    def _cancel_earlier_tries(self, context: Context, project_id: str) -> None:
+        """
+        Cancel the still active jobs of this task instance's earlier tries (found by their job ids).
+
+        :param context: the task's context.
+        :param project_id: the jobs' project.
+        """
+        from google.api_core.exceptions import NotFound
+
+        from airflow_batchstream.hooks.batch import job_path
+        from airflow_batchstream.outcome import ACTIVE_STATES
+        from airflow_batchstream.summary import state_name
+        from airflow_batchstream.tries import belongs_to
+
+        ti = context["ti"]
+        for try_number in range(1, ti.try_number):
+            name = job_path(project_id, self.region, self._job_id_for_try(context, try_number))
+            try:
+                job = self.hook.get_job(name)
+            except NotFound:
+                continue
+            state = state_name(job)
+            if belongs_to(job, ti) and state in ACTIVE_STATES:
+                self._supersede(name, state)
+
+    def _supersede(self, name: str, state: str) -> None:
+        """
+        Cancel an earlier try's job if it is still active (this try re-runs the task with a new job).
+
+        :param name: the job's full name.
+        :param state: its state name.
+        """
+        from google.api_core.exceptions import GoogleAPICallError
+
+        from airflow_batchstream.outcome import ACTIVE_STATES
+
+        if state not in ACTIVE_STATES:
+            self.log.info("Batch job %s of an earlier try is %s; submitting a new job.", name, state)
+            return
+        self.log.warning(
+            "Cancelling Batch job %s (%s) of an earlier try: this try re-runs the task with a new job.",
+            name,
+            state,
+        )
+        try:
+            self.hook.cancel_job(name)
+        except GoogleAPICallError as error:
+            self.log.warning("Cancelling Batch job %s failed: %s", name, error)
 
     def _finish_job(self, job: Any, context: Context) -> Any:
         """

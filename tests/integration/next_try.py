@@ -6,11 +6,18 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dag_files import load_dag
+
+from airflow_batchstream.airflow_version import installed_airflow_version, release
+
+#: Whether this Airflow has the task state store (3.3+) a try records its job in, so a later try can
+#: reattach; before it, a try cancels its earlier tries' active jobs and submits its own.
+TASK_STATE_STORE = release(installed_airflow_version() or "") >= (3, 3)
 
 WORKER = """
 import sys
@@ -57,7 +64,7 @@ def run_next_try(dag_id: str, *, clear: bool, expect_state: str | None = None) -
     from airflow.models.taskinstance import clear_task_instances
     from airflow.sdk.definitions.dag import _run_task
     from airflow.utils.session import create_session
-    from airflow.utils.state import TaskInstanceState
+    from airflow.utils.state import DagRunState, TaskInstanceState
 
     def the_ti(session: Any) -> Any:
         (dag_run,) = session.query(DagRun).filter_by(dag_id=dag_id).all()
@@ -71,6 +78,11 @@ def run_next_try(dag_id: str, *, clear: bool, expect_state: str | None = None) -
             assert ti.state == expect_state
         if clear:
             clear_task_instances([ti], session)
+            # The clear queued the run; the scheduler starts it again (Airflow 3.1 and 3.2 then need a
+            # start date to hand the try its context).
+            (dag_run,) = session.query(DagRun).filter_by(dag_id=dag_id).all()
+            dag_run.state = DagRunState.RUNNING
+            dag_run.start_date = dag_run.start_date or datetime.now(timezone.utc)
         ti = the_ti(session)
         ti.try_number += 1  # what the scheduler does when it schedules the next try
         ti.state = TaskInstanceState.SCHEDULED

@@ -9,6 +9,7 @@ from dag_files import operator_dag
 
 from airflow_batchstream.api_version import REFUSE_GOOGLE_ENV, GoogleCallRefused, emulator_host
 from airflow_batchstream.emulator import BatchEmulator
+from airflow_batchstream.emulator.dag_runs import recorded_failures
 from airflow_batchstream.emulator.pytest_plugin import AirflowSession
 
 pytestmark = pytest.mark.integration
@@ -29,13 +30,10 @@ def test_a_dag_run_without_the_emulator_fails_naming_the_fixture(
     batchstream_airflow: AirflowSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     dag = operator_dag("forgot_the_emulator", image_uri=IMAGE)
-    task = dag.get_task("job")
-    errors: list[BaseException] = []
-    task.on_failure_callback = [lambda context: errors.append(context["exception"])]
+    with recorded_failures() as failures:
+        assert dag.test().state == "failed"
 
-    assert dag.test().state == "failed"
-
-    (error,) = errors
+    (error,) = failures.values()
     assert isinstance(error, GoogleCallRefused)
     assert "`batch_emulator` fixture" in str(error)
 

@@ -148,7 +148,7 @@ def test_labels_mode_reads_one_list_page_per_poke_and_watches_the_newest_job(bat
     batch_emulator.add_scenario(Scenario(hold_in_queue=True), job_id="newest")
     newest = create_job(batch_emulator, "newest", labels={"feed": "hourly"})
     batch_emulator.reset_counts()
-    threading.Timer(1.5, lambda: batch_emulator.release_job(newest)).start()
+    after_first_look(batch_emulator, lambda: batch_emulator.release_job(newest))
     assert sense("by_labels_newest", "poke", "region='us-central1', labels={'feed': 'hourly'}") == "success"
     counts = batch_emulator.rpc_counts()
     assert counts["GetJob"] >= 3  # it waited for the held newest job, not an older SUCCEEDED one

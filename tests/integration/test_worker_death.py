@@ -1,4 +1,8 @@
-"""A worker dies after CreateJob: the next try reattaches to the job (or returns it if it succeeded)."""
+"""A worker dies after CreateJob: the next try reattaches to the job (or returns it if it succeeded).
+
+Before Airflow 3.3 (no task state store) the next try cannot tell a dead try from a cleared one: it
+cancels the earlier job if still active and submits its own.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import time
 
 import pytest
 from dag_files import dags_folder
-from next_try import run_first_try_and_kill_it, run_next_try
+from next_try import TASK_STATE_STORE, run_first_try_and_kill_it, run_next_try
 from waiting_helpers import IMAGE, job_state
 
 pytestmark = pytest.mark.integration
@@ -56,6 +60,16 @@ def test_next_try_reattaches_to_the_dead_workers_job(batch_emulator, deferrable,
 
     ti = run_next_try(dag_id, clear=False, expect_state="running")  # the dead worker never reported back
     assert (ti.state, ti.try_number) == ("success", 2)
+    if not TASK_STATE_STORE:
+        (second,) = [other for other in batch_emulator.job_names() if other != name]
+        assert second.endswith("-t2")
+        assert job_state(batch_emulator, second) == "SUCCEEDED"
+        if finished_meanwhile:
+            assert job_state(batch_emulator, name) == "SUCCEEDED"
+        else:
+            assert job_state(batch_emulator, name) in {"CANCELLED", "CANCELLATION_IN_PROGRESS"}
+            assert f"Cancelling Batch job {name}" in "".join(capfd.readouterr())
+        return
     assert batch_emulator.jobs_created() == 1
     assert batch_emulator.job_names() == [name]
     assert job_state(batch_emulator, name) == "SUCCEEDED"

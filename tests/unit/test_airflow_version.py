@@ -22,12 +22,14 @@ from airflow_batchstream.airflow_version import (
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.mark.parametrize("version", ["3.1.0", "3.1.8", "3.2.2", "3.3.2", "3.4.0b2", "3.99.0"])
+@pytest.mark.parametrize("version", ["3.1.8", "3.1.9", "3.2.0", "3.3.2", "3.4.0b2", "3.99.0"])
 def test_supported_versions_pass(version):
     check_airflow_version(version)
 
 
-@pytest.mark.parametrize("version", ["2.10.5", "2.11.0", "3.0.0", "3.0.6", "3.1.0rc2", "4.0.0", "4.0.0b1"])
+@pytest.mark.parametrize(
+    "version", ["2.10.5", "2.11.0", "3.0.6", "3.1.0", "3.1.7", "3.1.8rc1", "4.0.0", "4.0.0b1"]
+)
 def test_unsupported_versions_raise_one_error_naming_the_range(version):
     with pytest.raises(UnsupportedAirflowVersion) as raised:
         check_airflow_version(version)
@@ -37,7 +39,7 @@ def test_unsupported_versions_raise_one_error_naming_the_range(version):
 
 
 def test_a_missing_airflow_is_named_too():
-    with pytest.raises(UnsupportedAirflowVersion, match=r"apache-airflow>=3\.1\.0,<4.*is not installed"):
+    with pytest.raises(UnsupportedAirflowVersion, match=r"apache-airflow>=3\.1\.8,<4.*is not installed"):
         check_airflow_version(None)
 
 
@@ -67,4 +69,4 @@ def test_importing_the_provider_on_an_unsupported_airflow_fails(tmp_path):
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("airflow_batchstream.airflow_version.UnsupportedAirflowVersion: ")
-    assert "supports apache-airflow>=3.1.0,<4, but Apache Airflow 3.0.6 is installed" in last_line
+    assert "supports apache-airflow>=3.1.8,<4, but Apache Airflow 3.0.6 is installed" in last_line

@@ -68,7 +68,7 @@ def test_execution_timeout_bounds_the_deferred_wait_and_fails_like_airflows_own(
     from datetime import datetime, timedelta, timezone
     from types import SimpleNamespace
 
-    from airflow.sdk.exceptions import AirflowTaskTimeout, TaskDeferred
+    from airflow_batchstream.compat import AirflowTaskTimeout, TaskDeferred
 
     started = datetime.now(timezone.utc) - timedelta(seconds=5)
     context = {"ti": SimpleNamespace(start_date=started)}
