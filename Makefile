@@ -56,7 +56,7 @@ wheel-check: setup
 # CI soaks 50 task instances locally and 100 on Celery, and defers 100 tasks over two triggerers.
 e2e: setup
 	E2E_SOAK_TASKS_LOCAL=$${E2E_SOAK_TASKS_LOCAL:-50} E2E_SOAK_TASKS_CELERY=$${E2E_SOAK_TASKS_CELERY:-100} \
-	E2E_DEFERRED_TASKS=$${E2E_DEFERRED_TASKS:-100} $(RUN) pytest -m e2e tests/e2e
+	E2E_DEFERRED_TASKS=$${E2E_DEFERRED_TASKS:-100} $(RUN) pytest -m e2e --durations=15 tests/e2e
 
 # The full soaks: 200 task instances on the local deployment (about 5 minutes on 2 cores) ...
 soak: setup
