@@ -13,6 +13,8 @@ from dag_files import dags_folder
 from next_try import TASK_STATE_STORE, run_first_try_and_kill_it, run_next_try
 from waiting_helpers import IMAGE, job_state
 
+from airflow_batchstream.emulator import Scenario
+
 pytestmark = pytest.mark.integration
 
 DAG_SOURCE = """
@@ -47,6 +49,9 @@ def test_next_try_reattaches_to_the_dead_workers_job(batch_emulator, deferrable,
     (dags_folder() / f"{dag_id}.py").write_text(
         DAG_SOURCE.format(dag_id=dag_id, image=IMAGE, deferrable=deferrable)
     )
+    if not TASK_STATE_STORE and not finished_meanwhile:
+        # Try 1's job must still be active when try 2 looks (Airflow's start-up takes longer than the job).
+        batch_emulator.add_scenario(Scenario(hold_in_queue=True), labels={"airflow-try-number": "1"})
     run_first_try_and_kill_it(dag_id)
     (name,) = batch_emulator.job_names()
     assert name.endswith("-t1")
