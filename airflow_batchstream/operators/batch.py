@@ -202,7 +202,6 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BatchStreamPushMixin, B
         self._watcher: JobWatcher | None = None
         self._check_settings()
         self._set_push_arguments(
-            self.task_id,
             notification_topic,
             notification_subscription,
             create_notification_subscription,
@@ -509,11 +508,8 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BatchStreamPushMixin, B
         Without a task state store (Airflow before 3.3) nothing tells a dead try from a cleared one: no job is
         adopted, and the earlier tries' jobs that are still active are cancelled.
         """
-        from google.api_core.exceptions import NotFound
-
         from airflow_batchstream.outcome import ACTIVE_STATES
         from airflow_batchstream.summary import state_name
-        from airflow_batchstream.tries import belongs_to
 
         if not records.available:
             self._cancel_earlier_tries(context, project_id)
@@ -522,13 +518,10 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BatchStreamPushMixin, B
         if earlier is None:
             return None
         name, adoptable = earlier
-        try:
-            job = self.hook.get_job(name)
-        except NotFound:
+        job = self._own_job(name, context["ti"])
+        if job is None:
             return None
         state = state_name(job)
-        if not belongs_to(job, context["ti"]):
-            return None  # someone else's job under a fixed job_id: never adopted, never cancelled
         if adoptable and (state in ACTIVE_STATES or state == "SUCCEEDED"):
             self.log.info("Reattaching to Batch job %s of a try that did not end, which is %s.", name, state)
             return job
@@ -542,23 +535,38 @@ class BatchStreamSubmitJobOperator(BatchStreamHookMixin, BatchStreamPushMixin, B
         :param context: the task's context.
         :param project_id: the jobs' project.
         """
-        from google.api_core.exceptions import NotFound
-
         from airflow_batchstream.hooks.batch import job_path
         from airflow_batchstream.outcome import ACTIVE_STATES
         from airflow_batchstream.summary import state_name
-        from airflow_batchstream.tries import belongs_to
 
         ti = context["ti"]
         for try_number in range(1, ti.try_number):
             name = job_path(project_id, self.region, self._job_id_for_try(context, try_number))
-            try:
-                job = self.hook.get_job(name)
-            except NotFound:
+            job = self._own_job(name, ti)
+            if job is None:
                 continue
             state = state_name(job)
-            if belongs_to(job, ti) and state in ACTIVE_STATES:
+            if state in ACTIVE_STATES:
                 self._supersede(name, state)
+
+    def _own_job(self, name: str, ti: Any) -> Any:
+        """
+        Return the job ``name`` if it exists and its labels name this task instance, else ``None``.
+
+        Someone else's job under a fixed ``job_id`` is never adopted and never cancelled.
+
+        :param name: the job's full name.
+        :param ti: the running task instance.
+        """
+        from google.api_core.exceptions import NotFound
+
+        from airflow_batchstream.tries import belongs_to
+
+        try:
+            job = self.hook.get_job(name)
+        except NotFound:
+            return None
+        return job if belongs_to(job, ti) else None
 
     def _supersede(self, name: str, state: str) -> None:
         """
