@@ -10,20 +10,20 @@ from airflow_batchstream.notifications import check_push_arguments, prepare_push
 class BatchStreamPushMixin:
     """Keep and check ``notification_*`` and ``safety_poll_interval``; create the subscription if asked.
 
-    The class using it has ``hook`` (:class:`~airflow_batchstream.hook_mixin.BatchStreamHookMixin`)
-    and ``log`` (every Airflow operator has).
+    The class using it has ``hook`` (:class:`~airflow_batchstream.hook_mixin.BatchStreamHookMixin`),
+    and ``task_id`` and ``log`` (every Airflow operator has).
     """
 
     notification_topic: str | None
     notification_subscription: str | None
     create_notification_subscription: bool
     safety_poll_interval: float
+    task_id: str
     hook: Any
     log: Any
 
     def _set_push_arguments(
         self,
-        task_id: str,
         notification_topic: str | None,
         notification_subscription: str | None,
         create_notification_subscription: bool,
@@ -32,14 +32,13 @@ class BatchStreamPushMixin:
         """
         Refuse push arguments that cannot work (when the DAG is parsed), then keep them.
 
-        :param task_id: the task's id, for the error.
         :param notification_topic: the Pub/Sub topic the job publishes its state changes to.
         :param notification_subscription: the Pub/Sub subscription on that topic the trigger pulls.
         :param create_notification_subscription: create the topic and the subscription where missing.
         :param safety_poll_interval: seconds between reads of the job when no notification comes.
         """
         check_push_arguments(
-            task_id,
+            self.task_id,
             notification_topic,
             notification_subscription,
             create_notification_subscription,

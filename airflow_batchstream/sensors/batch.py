@@ -119,7 +119,6 @@ class BatchStreamJobSensor(BatchStreamHookMixin, BatchStreamPushMixin, BaseSenso
         self._linked: str | None = None  # the job whose links this instance stored
         self.target_states, self.failure_states = self._check_settings(target_states, failure_states)
         self._set_push_arguments(
-            self.task_id,
             notification_topic,
             notification_subscription,
             create_notification_subscription,
